@@ -1,0 +1,146 @@
+"""Sentence-aware chunking with exact character spans: pure functions."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+from .sentences import split_sentences
+from .types import Chunk, Document
+
+# Part of the index settings: a change here changes chunks, so old indexes become stale.
+CHUNKING_VERSION = 1
+
+# Character spans of the tokens in a text, as the embedding model's tokenizer sees them.
+TokenSpans = Callable[[str], Sequence[tuple[int, int]]]
+
+
+@dataclass(frozen=True)
+class ChunkingParams:
+    """How documents are cut into chunks.
+
+    ``max_tokens`` counts the model's tokens without its two special tokens, so it must
+    stay at or below the model's window minus two (254 for MiniLM's 256).
+    ``overlap_tokens`` is the budget for whole sentences repeated from the previous chunk.
+    """
+
+    max_tokens: int = 200
+    overlap_tokens: int = 40
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+    paragraph: int
+
+
+def make_chunk_id(source: str, start: int, end: int) -> str:
+    """A stable id from the document's path and the chunk's span."""
+    return hashlib.sha1(f"{source}\x00{start}\x00{end}".encode("utf-8")).hexdigest()[:16]
+
+
+def chunk_document(document: Document, params: ChunkingParams, token_spans: TokenSpans) -> list[Chunk]:
+    """Cut a document into chunks of whole sentences that fit ``params.max_tokens``.
+
+    Sentences are packed greedily; a chunk does not run on into a new paragraph once it is
+    half full, and each new chunk repeats the previous chunk's last sentences up to
+    ``params.overlap_tokens``. A sentence longer than the limit is cut at token boundaries
+    (at white space where there is some).
+
+    Returns:
+        Chunks in document order with ``document.text[chunk.start:chunk.end] == chunk.text``.
+    """
+    if params.max_tokens < 8 or params.overlap_tokens < 0 or params.overlap_tokens >= params.max_tokens:
+        raise ValueError(f"invalid chunking parameters: {params}")
+    units = _units(document.text, params.max_tokens, token_spans)
+    chunks: list[Chunk] = []
+    current: list[_Unit] = []
+
+    def emit() -> None:
+        start, end = current[0].start, current[-1].end
+        chunks.append(
+            Chunk(
+                chunk_id=make_chunk_id(document.source, start, end),
+                source=document.source,
+                start=start,
+                end=end,
+                text=document.text[start:end],
+                token_count=sum(u.tokens for u in current),
+            )
+        )
+
+    emitted_upto = 0  # number of units of `current` already covered by an emitted chunk
+    for unit in units:
+        total = sum(u.tokens for u in current)
+        new_paragraph = bool(current) and unit.paragraph != current[-1].paragraph
+        if current and (total + unit.tokens > params.max_tokens or (new_paragraph and total >= params.max_tokens // 2)):
+            emit()
+            current = _overlap_tail(current, params.overlap_tokens, unit.tokens, params.max_tokens)
+            emitted_upto = len(current)
+        current.append(unit)
+    if current and len(current) > emitted_upto:
+        emit()
+    return chunks
+
+
+def _overlap_tail(units: list[_Unit], budget: int, next_tokens: int, max_tokens: int) -> list[_Unit]:
+    tail: list[_Unit] = []
+    used = 0
+    for unit in reversed(units):
+        if used + unit.tokens > budget or used + unit.tokens + next_tokens > max_tokens:
+            break
+        tail.insert(0, unit)
+        used += unit.tokens
+    return tail
+
+
+def _units(text: str, max_tokens: int, token_spans: TokenSpans) -> list[_Unit]:
+    """Sentences with their token counts and paragraph numbers; over-long ones cut to fit."""
+    units: list[_Unit] = []
+    paragraph = 0
+    previous_end = 0
+    for start, end in split_sentences(text):
+        if "\n\n" in text[previous_end:start]:
+            paragraph += 1
+        previous_end = end
+        spans = token_spans(text[start:end])
+        if len(spans) <= max_tokens:
+            units.append(_Unit(start, end, max(len(spans), 1), paragraph))
+            continue
+        units.extend(_cut_long_sentence(text, start, end, spans, max_tokens, paragraph))
+    return units
+
+
+def _cut_long_sentence(
+    text: str, start: int, end: int, spans: Sequence[tuple[int, int]], max_tokens: int, paragraph: int
+) -> list[_Unit]:
+    pieces: list[_Unit] = []
+    first_token = 0
+    piece_start = start
+    while first_token < len(spans):
+        last_token = min(first_token + max_tokens, len(spans))  # exclusive
+        if last_token < len(spans):
+            # Prefer to cut where a token is preceded by white space (a word boundary).
+            for candidate in range(last_token, first_token + max_tokens // 2, -1):
+                if text[start + spans[candidate][0] - 1].isspace():
+                    last_token = candidate
+                    break
+            piece_end = start + spans[last_token - 1][1]
+        else:
+            piece_end = end
+        pieces.append(_Unit(piece_start, piece_end, last_token - first_token, paragraph))
+        first_token = last_token
+        if first_token < len(spans):
+            piece_start = start + spans[first_token][0]
+    return pieces
+
+
+def chunk_documents(documents: Sequence[Document], params: ChunkingParams, token_spans: TokenSpans) -> list[Chunk]:
+    """Chunk every document, in order."""
+    return [chunk for document in documents for chunk in chunk_document(document, params, token_spans)]

@@ -1,0 +1,21 @@
+"""The one place that reads ``DOCQA_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def default_corpus_dir() -> Path:
+    """``DOCQA_CORPUS`` or ``corpus/`` in the working directory."""
+    return Path(os.environ.get("DOCQA_CORPUS", "corpus"))
+
+
+def default_index_dir() -> Path:
+    """``DOCQA_INDEX`` or ``index/`` in the working directory."""
+    return Path(os.environ.get("DOCQA_INDEX", "index"))
+
+
+def progress_enabled() -> bool:
+    """False when ``DOCQA_NO_PROGRESS`` is set to anything but empty or 0."""
+    return os.environ.get("DOCQA_NO_PROGRESS", "") in ("", "0")

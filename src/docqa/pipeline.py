@@ -1,0 +1,169 @@
+"""The one wiring place: corpus -> index -> retrieval -> answer, for the CLI, the UI and eval."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .answer import AnswerPolicy, SentenceCandidate, TermStatistics, candidate_spans, compose_answer, term_statistics
+from .chunking import ChunkingParams
+from .embedding import Embedder, MiniLMEmbedder
+from .errors import IndexNotFound, InvalidQuery, StaleIndex
+from .index import BuildReport, LoadedIndex, build_index, load_index, settings_for, stale_reasons
+from .retrieve import check_k, search_vectors
+from .types import Answer, Hit
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass
+class Pipeline:
+    """Holds the corpus and index locations, the model and the loaded index.
+
+    The index is loaded once and reused; ``ensure_index`` builds or rebuilds it first when
+    it is missing or stale.
+    """
+
+    corpus_dir: Path
+    index_dir: Path
+    embedder: Embedder = field(default_factory=MiniLMEmbedder)
+    chunking: ChunkingParams = field(default_factory=ChunkingParams)
+    policy: AnswerPolicy = field(default_factory=AnswerPolicy)
+
+    def __post_init__(self) -> None:
+        self.corpus_dir = Path(self.corpus_dir)
+        self.index_dir = Path(self.index_dir)
+        self._index: LoadedIndex | None = None
+        self._stats: TermStatistics | None = None
+        self._sentence_vectors: dict[tuple[str, int, int], np.ndarray] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def settings(self):
+        return settings_for(self.embedder, self.chunking)
+
+    def stale_reasons(self) -> list[str]:
+        """What makes the index stale (empty when fresh). Raises IndexNotFound when there is none."""
+        return stale_reasons(self.index_dir, self.corpus_dir, self.settings)
+
+    def build(self, *, progress: bool = False) -> BuildReport:
+        """Build the index from the corpus now, replacing any previous one."""
+        with self._lock:
+            report = build_index(self.corpus_dir, self.index_dir, self.embedder, self.chunking, progress=progress)
+            self._forget_index()
+            return report
+
+    def ensure_index(self, *, build: bool = True, progress: bool = False) -> BuildReport | None:
+        """Make sure a fresh index is loaded; build it first when missing or stale.
+
+        Args:
+            build: when False, a missing or stale index is an error instead.
+
+        Returns:
+            The build report when a build happened, else None.
+
+        Raises:
+            IndexNotFound, StaleIndex: only when ``build`` is False.
+        """
+        with self._lock:
+            try:
+                reasons = self.stale_reasons()
+            except IndexNotFound:
+                if not build:
+                    raise IndexNotFound(
+                        f"no index in {str(self.index_dir)!r}; run `docqa index` to build it, or drop --no-build"
+                    ) from None
+                logger.info("no index in %s: building it", self.index_dir)
+                return self.build(progress=progress)
+            if reasons:
+                if not build:
+                    raise StaleIndex(
+                        f"the index in {str(self.index_dir)!r} is out of date ({'; '.join(reasons)}); "
+                        f"run `docqa index` to update it, or drop --no-build",
+                        reasons,
+                    )
+                logger.info("the index is out of date (%s): rebuilding it", "; ".join(reasons))
+                return self.build(progress=progress)
+            self.index  # load now, so the first question is fast
+            return None
+
+    @property
+    def index(self) -> LoadedIndex:
+        with self._lock:
+            if self._index is None:
+                self._index = load_index(self.index_dir)
+            return self._index
+
+    @property
+    def term_stats(self) -> TermStatistics:
+        with self._lock:
+            if self._stats is None:
+                self._stats = term_statistics([c.text for c in self.index.chunks])
+            return self._stats
+
+    def _forget_index(self) -> None:
+        self._index = None
+        self._stats = None
+        self._sentence_vectors.clear()
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """The ``k`` passages most similar to ``query``, best first."""
+        return self.search_many([query], k)[0]
+
+    def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Hit]]:
+        """Search several queries with one batched embedding call."""
+        for query in queries:
+            _check_question(query)
+        index = self.index
+        check_k(k, index)
+        vectors = self.embedder.embed(list(queries))
+        return search_vectors(index, vectors, k)
+
+    def ask(self, question: str, k: int = 5) -> Answer:
+        """Answer ``question`` from the ``k`` best passages, with citations, or decline."""
+        return self.ask_many([question], k)[0]
+
+    def ask_many(self, questions: Sequence[str], k: int = 5) -> list[Answer]:
+        """Answer several questions; their embeddings are computed in one batch."""
+        for question in questions:
+            _check_question(question)
+        index = self.index
+        check_k(k, index)
+        question_vectors = self.embedder.embed(list(questions))
+        all_hits = search_vectors(index, question_vectors, k)
+        answers = []
+        for question, question_vector, hits in zip(questions, question_vectors, all_hits):
+            candidates = self._sentence_candidates(question_vector, hits)
+            answers.append(compose_answer(question, hits, candidates, index.documents, self.term_stats, self.policy))
+        return answers
+
+    def _sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit]) -> list[SentenceCandidate]:
+        spans = candidate_spans(hits)
+        documents = self.index.documents
+        keys = [(hit.chunk.source, start, end) for hit, start, end in spans]
+        missing = [key for key in keys if key not in self._sentence_vectors]
+        if missing:
+            vectors = self.embedder.embed([documents[s].text[a:b] for s, a, b in missing])
+            with self._lock:
+                self._sentence_vectors.update(zip(missing, vectors))
+        return [
+            SentenceCandidate(hit, start, end, documents[hit.chunk.source].text[start:end],
+                              float(np.dot(self._sentence_vectors[key], question_vector)))
+            for (hit, start, end), key in zip(spans, keys)
+        ]
+
+
+def _check_question(question: str) -> None:
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidQuery("the question is empty; type a question about the documents")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidQuery(
+            f"the question is {len(question):,} characters long; docqa takes up to {MAX_QUESTION_CHARS:,}: shorten it"
+        )

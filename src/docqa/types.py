@@ -1,0 +1,104 @@
+"""The typed, immutable values that flow between docqa's stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """A corpus file as docqa reads it.
+
+    ``text`` is the repaired text (de-hyphenated, footnote numbers removed, broken lines
+    joined); every offset in docqa indexes this text. ``source`` is the corpus-relative
+    POSIX path.
+    """
+
+    source: str
+    text: str
+    sha256: str
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document: ``document.text[start:end] == text`` always."""
+
+    chunk_id: str
+    source: str
+    start: int
+    end: int
+    text: str
+    token_count: int
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its retrieval score (higher is better) and 1-based rank."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The sentence(s) that support one claim of an answer: ``quote == document.text[start:end]``."""
+
+    marker: int
+    source: str
+    chunk_id: str
+    start: int
+    end: int
+    quote: str
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with its citations and the passages it was chosen from."""
+
+    question: str
+    text: str
+    answerable: bool
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Hit, ...] = ()
+    id: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def to_record(self) -> dict:
+        """The JSON answer record of DESIGN.md (``ask --json``, one line of ``batch``)."""
+        record: dict = {}
+        if self.id is not None:
+            record["id"] = self.id
+        record["question"] = self.question
+        record["answer"] = self.text
+        record["answerable"] = self.answerable
+        record["citations"] = [
+            {
+                "marker": c.marker,
+                "source": c.source,
+                "chunk_id": c.chunk_id,
+                "start": c.start,
+                "end": c.end,
+                "page": c.page,
+                "quote": c.quote,
+            }
+            for c in self.citations
+        ]
+        record["passages"] = [
+            {
+                "rank": h.rank,
+                "chunk_id": h.chunk.chunk_id,
+                "source": h.chunk.source,
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "page": h.chunk.page,
+                "score": round(float(h.score), 6),
+                "text": h.chunk.text,
+            }
+            for h in self.passages
+        ]
+        record.update(self.extra)
+        return record

@@ -1,0 +1,120 @@
+"""The command line through main(argv): exit codes and the words of the errors."""
+
+import json
+
+import pytest
+
+from docqa.cli import main
+
+
+@pytest.fixture
+def run(tmp_path, embedder, capsys, monkeypatch):
+    monkeypatch.setenv("DOCQA_NO_PROGRESS", "1")
+
+    def run_(*argv):
+        code = main(list(argv), embedder=embedder)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run_
+
+
+def paths(corpus, tmp_path):
+    return ["--corpus", str(corpus), "--index", str(tmp_path / "index")]
+
+
+def test_missing_corpus_folder_names_the_fix(run, tmp_path):
+    code, out, err = run("index", "--corpus", str(tmp_path / "nowhere"), "--index", str(tmp_path / "index"))
+    assert code == 1
+    assert "nowhere" in err and "does not exist" in err and "--corpus" in err
+    assert out == ""
+
+
+def test_empty_corpus_names_the_fix(run, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "image.png").write_bytes(b"\x89PNG")
+    code, _, err = run("ask", "anything?", "--corpus", str(tmp_path / "empty"), "--index", str(tmp_path / "index"))
+    assert code == 1
+    assert "no readable documents" in err and ".txt and .md" in err
+
+
+def test_index_builds_then_says_it_is_up_to_date(run, small_corpus, tmp_path):
+    code, out, _ = run("index", *paths(small_corpus, tmp_path))
+    assert code == 0 and out.startswith("indexed 3 documents into")
+    code, out, _ = run("index", *paths(small_corpus, tmp_path))
+    assert code == 0 and "is up to date (3 documents," in out
+    code, out, _ = run("index", "--rebuild", *paths(small_corpus, tmp_path))
+    assert code == 0 and out.startswith("indexed 3 documents")
+
+
+def test_index_says_what_changed(run, small_corpus, tmp_path):
+    run("index", *paths(small_corpus, tmp_path))
+    (small_corpus / "report.txt").write_text("The report was rewritten.")
+    code, out, err = run("index", *paths(small_corpus, tmp_path))
+    assert code == 0 and "file changed: report.txt" in err and out.startswith("indexed 3 documents")
+
+
+def test_undecodable_file_is_skipped_with_its_name(run, small_corpus, tmp_path):
+    (small_corpus / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me".encode("latin-1"))
+    code, out, err = run("index", *paths(small_corpus, tmp_path))
+    assert code == 0
+    assert "skipped latin1.txt: not UTF-8" in out
+    assert "indexed 3 documents" in out
+
+
+def test_k_larger_than_the_index(run, small_corpus, tmp_path):
+    run("index", *paths(small_corpus, tmp_path))
+    code, out, err = run("search", "meetings", "-k", "500", *paths(small_corpus, tmp_path))
+    assert code == 1
+    assert "k of 500 is larger than the" in err and "chunks in the index; use -k" in err
+
+
+def test_no_build_without_an_index(run, small_corpus, tmp_path):
+    code, _, err = run("ask", "Who hosted the meeting?", "--no-build", *paths(small_corpus, tmp_path))
+    assert code == 1
+    assert "no index in" in err and "docqa index" in err
+    assert not (tmp_path / "index").exists()
+
+
+def test_no_build_with_a_stale_index(run, small_corpus, tmp_path):
+    run("index", *paths(small_corpus, tmp_path))
+    (small_corpus / "added.txt").write_text("Something new.")
+    code, _, err = run("search", "meetings", "--no-build", *paths(small_corpus, tmp_path))
+    assert code == 1
+    assert "out of date (file added: added.txt)" in err and "docqa index" in err
+
+
+def test_ask_builds_when_missing_and_prints_json_only(run, small_corpus, tmp_path):
+    code, out, err = run("ask", "Who hosted the first meeting?", "--json", *paths(small_corpus, tmp_path))
+    assert code == 0
+    record = json.loads(out)
+    assert record["answerable"] is True
+    assert "German Foreign Office" in record["citations"][0]["quote"]
+    assert "indexed 3 documents" in err  # build report on stderr, never stdout
+
+
+def test_ask_prints_answer_and_sources(run, small_corpus, tmp_path):
+    code, out, _ = run("ask", "Who hosted the first meeting?", *paths(small_corpus, tmp_path))
+    assert code == 0
+    assert "[1]" in out and "Sources:" in out and "meetings.txt, characters" in out
+
+
+def test_search_json_lists_passages_with_spans(run, small_corpus, tmp_path):
+    code, out, _ = run("search", "film release", "-k", "2", "--json", *paths(small_corpus, tmp_path))
+    assert code == 0
+    record = json.loads(out)
+    assert [p["rank"] for p in record["passages"]] == [1, 2]
+    assert {"source", "start", "end", "score", "text", "chunk_id"} <= set(record["passages"][0])
+
+
+def test_usage_errors_exit_2(run, tmp_path):
+    assert run()[0] == 2
+    assert run("ask")[0] == 2
+    code, _, err = run("search", "x", "-k", "0")
+    assert code == 2 and "too small" in err
+    assert run("frobnicate")[0] == 2
+
+
+def test_empty_question_is_an_input_error(run, small_corpus, tmp_path):
+    code, _, err = run("ask", "  ", *paths(small_corpus, tmp_path))
+    assert code == 1 and "question is empty" in err

@@ -1,0 +1,154 @@
+"""Index build, round trip, staleness and damage, with the fake embedder."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from docqa.chunking import ChunkingParams
+from docqa.errors import CorruptIndex, IndexNotFound, StaleIndex
+from docqa.index import build_index, ensure_fresh, load_index, settings_for, stale_reasons
+from docqa.pipeline import Pipeline
+
+
+def build(corpus, index_dir, embedder, chunking=ChunkingParams(40, 8)):
+    return build_index(corpus, index_dir, embedder, chunking)
+
+
+def test_build_writes_the_index_files_and_a_manifest(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    report = build(small_corpus, index_dir, embedder)
+    assert report.documents == 3 and report.chunks >= 3
+    names = sorted(p.name for p in index_dir.iterdir())
+    assert names == ["chunks.jsonl", "documents.jsonl", "manifest.json", "vectors.faiss"]
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    assert manifest["settings"]["embedding"] == {"model": embedder.name, "dimension": 64}
+    assert manifest["settings"]["chunking"] == {"max_tokens": 40, "overlap_tokens": 8}
+    assert set(manifest["corpus"]["files"]) == {"meetings.txt", "notes/films.md", "report.txt"}
+    assert all(len(h) == 64 for h in manifest["corpus"]["files"].values())
+    assert {"numpy", "faiss-cpu"} <= set(manifest["libraries"])
+    assert manifest["counts"] == {"documents": 3, "chunks": report.chunks}
+    # Nothing left beside the index: the temporary build folder was moved into place.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "index"]
+
+
+def test_no_pickle_in_the_index(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build(small_corpus, index_dir, embedder)
+    for path in index_dir.iterdir():
+        assert not path.read_bytes().startswith(b"\x80"), f"{path.name} looks like a pickle"
+
+
+def test_round_trip_gives_identical_chunks_and_results(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    pipeline = Pipeline(small_corpus, index_dir, embedder=embedder, chunking=ChunkingParams(40, 8))
+    pipeline.build()
+    before = [(h.chunk, h.score) for h in pipeline.search("expert meetings hosted", k=3)]
+    reloaded = Pipeline(small_corpus, index_dir, embedder=embedder, chunking=ChunkingParams(40, 8))
+    after = [(h.chunk, h.score) for h in reloaded.search("expert meetings hosted", k=3)]
+    assert before == after
+    loaded = load_index(index_dir)
+    for chunk in loaded.chunks:
+        assert loaded.documents[chunk.source].text[chunk.start : chunk.end] == chunk.text
+
+
+def test_rebuilding_an_unchanged_corpus_changes_nothing(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build(small_corpus, index_dir, embedder)
+    first = (index_dir / "chunks.jsonl").read_bytes()
+    build(small_corpus, index_dir, embedder)
+    assert (index_dir / "chunks.jsonl").read_bytes() == first
+
+
+def test_fresh_index_has_no_stale_reasons(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build(small_corpus, index_dir, embedder)
+    assert stale_reasons(index_dir, small_corpus, settings_for(embedder, ChunkingParams(40, 8))) == []
+
+
+def test_staleness_names_added_changed_and_removed_files(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build(small_corpus, index_dir, embedder)
+    (small_corpus / "new.txt").write_text("A new document.")
+    (small_corpus / "report.txt").write_text("An edited report.")
+    (small_corpus / "notes" / "films.md").unlink()
+    settings = settings_for(embedder, ChunkingParams(40, 8))
+    assert stale_reasons(index_dir, small_corpus, settings) == [
+        "file added: new.txt",
+        "file removed: notes/films.md",
+        "file changed: report.txt",
+    ]
+    with pytest.raises(StaleIndex, match="file added: new.txt.*docqa index"):
+        ensure_fresh(index_dir, small_corpus, settings)
+
+
+def test_staleness_names_model_and_chunking_changes(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build(small_corpus, index_dir, embedder)
+    reasons = stale_reasons(index_dir, small_corpus, settings_for(embedder, ChunkingParams(50, 8)))
+    assert len(reasons) == 1 and reasons[0].startswith("chunking parameters changed")
+
+    class OtherModel(type(embedder)):
+        name = "another/model"
+        dimension = 32
+
+    reasons = stale_reasons(index_dir, small_corpus, settings_for(OtherModel(), ChunkingParams(40, 8)))
+    assert reasons == [
+        "embedding model changed (test/hashing-bag-of-words, 64-d -> another/model, 32-d)"
+    ]
+
+
+def test_a_build_without_manifest_is_not_an_index(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build(small_corpus, index_dir, embedder)
+    (index_dir / "manifest.json").unlink()
+    with pytest.raises(IndexNotFound, match="docqa index"):
+        load_index(index_dir)
+
+
+def test_inconsistent_index_files_are_reported_not_loaded(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build(small_corpus, index_dir, embedder)
+    lines = (index_dir / "chunks.jsonl").read_text().splitlines()
+    (index_dir / "chunks.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(CorruptIndex, match="docqa index --rebuild"):
+        load_index(index_dir)
+    (index_dir / "chunks.jsonl").write_text("{not json\n")
+    with pytest.raises(CorruptIndex, match="docqa index --rebuild"):
+        load_index(index_dir)
+
+
+def test_a_folder_of_other_files_is_never_replaced(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "precious"
+    index_dir.mkdir()
+    (index_dir / "thesis.docx").write_text("mine")
+    with pytest.raises(IndexNotFound, match="not a docqa index"):
+        build(small_corpus, index_dir, embedder)
+    assert (index_dir / "thesis.docx").read_text() == "mine"
+
+
+def test_an_interrupted_swap_restores_the_previous_index(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build(small_corpus, index_dir, embedder)
+    shutil.move(index_dir, tmp_path / ".index.old-12345")  # died between the two renames
+    loaded = load_index(index_dir)
+    assert loaded.size > 0
+    assert not (tmp_path / ".index.old-12345").exists()
+
+
+def test_faiss_search_equals_numpy_brute_force(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    pipeline = Pipeline(small_corpus, index_dir, embedder=embedder, chunking=ChunkingParams(12, 0))
+    pipeline.build()
+    chunks = pipeline.index.chunks
+    matrix = embedder.embed([c.text for c in chunks])
+    for query in ["expert meetings", "film release 2012", "report member states", "Riyadh conference"]:
+        k = min(4, len(chunks))
+        hits = pipeline.search(query, k=k)
+        scores = matrix @ embedder.embed([query])[0]
+        expected = np.sort(scores)[::-1][:k]
+        assert np.allclose([h.score for h in hits], expected, atol=1e-5)
+        for hit in hits:  # each returned chunk has the score brute force gives it (ties may reorder)
+            assert abs(scores[chunks.index(hit.chunk)] - hit.score) < 1e-5
+        assert [h.rank for h in hits] == list(range(1, k + 1))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__, config
+from . import config as config_module
 from .errors import DocqaError
 from .types import Answer, Hit
 
@@ -64,6 +65,36 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"number of passages to answer from (default {DEFAULT_K})")
     ask.add_argument("--json", action="store_true", help="print the answer record as JSON on stdout")
     _add_common(ask)
+
+    batch = commands.add_parser("batch", help="answer a file of questions (.txt, .csv, .jsonl)")
+    batch.add_argument("input", metavar="INPUT", type=Path,
+                       help=".txt (a question a line), .csv (column question, optional id) or .jsonl ({\"id\", \"question\"})")
+    batch.add_argument("-o", "--output", type=Path, default=None,
+                       help="answers file, .jsonl or .csv (default: <input stem>.answers.jsonl beside the input)")
+    batch.add_argument("-k", type=_positive_int, default=None,
+                       help=f"number of passages to answer from (default {DEFAULT_K})")
+    batch.add_argument("--resume", action="store_true", help="keep the answers already in OUTPUT and answer the rest")
+    batch.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    batch.add_argument("--batch-size", type=_positive_int, default=64, help="questions embedded together (default 64)")
+    _add_common(batch)
+
+    evaluate = commands.add_parser("eval", help="measure retrieval and answers on a labelled set")
+    evaluate.add_argument("dataset", metavar="DATASET", type=Path,
+                          help="a SQuAD .json (v1.1 or v2.0), a BEIR folder, or a .jsonl gold set over --corpus")
+    evaluate.add_argument("--report", type=Path, default=None,
+                          help="folder for report.json, report.md and hit_at_k.png (default reports/<dataset>)")
+    evaluate.add_argument("--limit", type=_positive_int, default=None,
+                          help="at most N questions of each kind, drawn by a seeded shuffle (default: all)")
+    evaluate.add_argument("--holdout-articles", type=int, default=0,
+                          help="SQuAD: leave the last N articles out of the index and ask their questions, "
+                               "which should be declined")
+    evaluate.add_argument("--chunk-tokens", type=_positive_int, nargs="+", default=None,
+                          help="chunk sizes to compare (default: docqa's)")
+    evaluate.add_argument("--overlap-tokens", type=int, nargs="+", default=None,
+                          help="chunk overlaps to compare (default: docqa's)")
+    evaluate.add_argument("--cache", type=Path, default=None,
+                          help="where datasets' indexes are kept (default DOCQA_CACHE or ~/.cache/docqa)")
+    _add_common(evaluate, build_flag=False)
 
     serve = commands.add_parser("serve", help="start the chat app in the browser")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -207,6 +238,99 @@ def _run_ask(pipeline, args) -> int:
     return 0
 
 
+def _run_batch(pipeline, args) -> int:
+    from .batch import (BatchInputError, RecordWriter, check_question_text, completed_ids,
+                        default_output_path, duplicate_ids, error_record, read_questions, with_fields)
+    from .pipeline import MAX_QUESTION_CHARS
+
+    questions = read_questions(args.input)
+    if not questions:
+        raise BatchInputError(f"{args.input}: no questions in the file; write one question a line")
+    output = args.output or default_output_path(args.input)
+    if output.resolve() == args.input.resolve():
+        raise BatchInputError(f"{output}: the output would overwrite the input; choose another -o")
+    if output.exists() and output.stat().st_size > 0 and not (args.resume or args.overwrite):
+        raise BatchInputError(f"{output} exists; pass --resume to continue it or --overwrite to replace it")
+    duplicates = duplicate_ids(questions)
+    if duplicates:
+        shown = ", ".join(duplicates[:10]) + (" …" if len(duplicates) > 10 else "")
+        print(f"docqa: warning: {len(duplicates)} ids occur more than once in {args.input}: {shown}; "
+              f"each question is answered, under its id", file=sys.stderr)
+    done = completed_ids(output) if args.resume else None
+    todo = []
+    for question in questions:
+        if done and done[question.id] > 0:
+            done[question.id] -= 1
+            continue
+        todo.append(question)
+    skipped = len(questions) - len(todo)
+    _prepare(pipeline, args)
+    k = _k(pipeline, args)
+    extra_columns = list(dict.fromkeys(key for q in questions for key in q.fields))
+    writer = RecordWriter(output, extra_columns, append=bool(args.resume))
+    started = time.perf_counter()
+    errors = 0
+    bar = None
+    if _progress():
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="question", desc="answering")
+    try:
+        for first in range(0, len(todo), args.batch_size):
+            group = todo[first : first + args.batch_size]
+            problems = {id(q): check_question_text(q, MAX_QUESTION_CHARS) for q in group}
+            askable = [q for q in group if problems[id(q)] is None]
+            answers = iter(pipeline.ask_many([q.question for q in askable], k=k) if askable else [])
+            for question in group:
+                if problems[id(question)] is not None:
+                    record = error_record(question, problems[id(question)])
+                    errors += 1
+                else:
+                    answer = next(answers)
+                    record = {"id": question.id, **answer.to_record()}
+                writer.write(with_fields(record, question))
+            if bar is not None:
+                bar.update(len(group))
+    finally:
+        writer.close()
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - started
+    rate = len(todo) / seconds if seconds > 0 else 0.0
+    resumed = f", {skipped} already answered" if args.resume else ""
+    print(f"answered {_plural(len(todo), 'question')} ({errors} with errors{resumed}) in {seconds:.1f} s, "
+          f"{rate:.1f} questions/s -> {output}")
+    return 0
+
+
+def _run_eval(pipeline, args) -> int:
+    from .chunking import ChunkingParams
+    from .datasets import load_dataset
+    from .evaluate import configurations, format_table, run_evaluation, write_report
+
+    dataset = load_dataset(args.dataset, holdout_articles=args.holdout_articles)
+    defaults = ChunkingParams()
+    configs = configurations(args.chunk_tokens or [defaults.max_tokens], args.overlap_tokens or [defaults.overlap_tokens])
+    for config in configs:
+        if config.chunking.max_tokens > pipeline.embedder.max_tokens or config.chunking.overlap_tokens >= config.chunking.max_tokens:
+            raise DocqaError(
+                f"chunks of {config.chunking.max_tokens} tokens with {config.chunking.overlap_tokens} overlap do not fit: "
+                f"use --chunk-tokens up to {pipeline.embedder.max_tokens} and an overlap smaller than the chunk"
+            )
+    report = run_evaluation(
+        dataset, configs, pipeline.embedder,
+        cache_dir=(args.cache or config_module.cache_dir()) / "eval",
+        corpus_dir=args.corpus or config_module.default_corpus_dir(),
+        limit=args.limit, progress=_progress(),
+    )
+    report_dir = args.report or Path("reports") / args.dataset.stem
+    command = "docqa " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("docqa") else "docqa eval " + str(args.dataset)
+    paths = write_report(report, report_dir, command)
+    print(format_table(report))
+    print(f"\nreport: {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 def _run_serve(pipeline, args) -> int:
     from .ui import serve
 
@@ -215,7 +339,8 @@ def _run_serve(pipeline, args) -> int:
     return 0
 
 
-_COMMANDS = {"index": _run_index, "search": _run_search, "ask": _run_ask, "serve": _run_serve}
+_COMMANDS = {"index": _run_index, "search": _run_search, "ask": _run_ask, "batch": _run_batch,
+             "eval": _run_eval, "serve": _run_serve}
 
 
 def entry_point() -> None:

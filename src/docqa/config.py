@@ -19,3 +19,8 @@ def default_index_dir() -> Path:
 def progress_enabled() -> bool:
     """False when ``DOCQA_NO_PROGRESS`` is set to anything but empty or 0."""
     return os.environ.get("DOCQA_NO_PROGRESS", "") in ("", "0")
+
+
+def cache_dir() -> Path:
+    """``DOCQA_CACHE`` or ``~/.cache/docqa``: where ``docqa eval`` keeps datasets' indexes."""
+    return Path(os.environ.get("DOCQA_CACHE", Path.home() / ".cache" / "docqa"))

@@ -132,17 +132,30 @@ class Pipeline:
 
     def ask_many(self, questions: Sequence[str], k: int = 5) -> list[Answer]:
         """Answer several questions; their embeddings are computed in one batch."""
+        return [answer for _, answer in self.retrieve_and_answer(questions, k, k)]
+
+    def retrieve_and_answer(
+        self, questions: Sequence[str], answer_k: int = 5, retrieve_k: int = 5
+    ) -> list[tuple[list[Hit], Answer]]:
+        """Retrieve ``retrieve_k`` passages per question and answer from the best ``answer_k``.
+
+        Returns:
+            For each question, the full ranking and the answer (whose passages are the first
+            ``answer_k`` of it). Evaluation reads deeper rankings than answers need.
+        """
         for question in questions:
             _check_question(question)
         index = self.index
-        check_k(k, index)
+        check_k(max(answer_k, retrieve_k), index)
         question_vectors = self.embedder.embed(list(questions))
-        all_hits = search_vectors(index, question_vectors, k)
-        answers = []
+        all_hits = search_vectors(index, question_vectors, max(answer_k, retrieve_k))
+        results = []
         for question, question_vector, hits in zip(questions, question_vectors, all_hits):
-            candidates = self._sentence_candidates(question_vector, hits)
-            answers.append(compose_answer(question, hits, candidates, index.documents, self.term_stats, self.policy))
-        return answers
+            answer_hits = hits[:answer_k]
+            candidates = self._sentence_candidates(question_vector, answer_hits)
+            answer = compose_answer(question, answer_hits, candidates, index.documents, self.term_stats, self.policy)
+            results.append((hits, answer))
+        return results
 
     def _sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit]) -> list[SentenceCandidate]:
         spans = candidate_spans(hits)

@@ -1,0 +1,391 @@
+"""Measuring retrieval and answers on a labelled set, for one or more configurations."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import random
+import re
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from .chunking import ChunkingParams
+from .datasets import DatasetError, EvalQuestion, EvalSet
+from .embedding import Embedder
+from .index import LoadedIndex
+from .pipeline import Pipeline
+from .types import Answer, Hit
+
+logger = logging.getLogger(__name__)
+
+CUTOFFS = (1, 3, 5, 10)
+CURVE = tuple(range(1, 11))
+RETRIEVE_K = 10
+ANSWER_K = 5
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One configuration to measure."""
+
+    name: str
+    chunking: ChunkingParams
+
+
+def configurations(chunk_tokens: Sequence[int], overlap_tokens: Sequence[int]) -> list[EvalConfig]:
+    """Every combination of the given chunk sizes and overlaps."""
+    return [
+        EvalConfig(f"dense, chunks {size}/{overlap}", ChunkingParams(size, overlap))
+        for size in chunk_tokens
+        for overlap in overlap_tokens
+    ]
+
+
+def sample_questions(questions: Sequence[EvalQuestion], limit: int | None, seed: int = 0) -> list[EvalQuestion]:
+    """At most ``limit`` questions of each kind, drawn by a seeded shuffle (all when no limit)."""
+    if not limit:
+        return list(questions)
+    chosen: list[EvalQuestion] = []
+    for kind in dict.fromkeys(q.kind for q in questions):
+        of_kind = [q for q in questions if q.kind == kind]
+        random.Random(seed).shuffle(of_kind)
+        chosen += of_kind[:limit]
+    return chosen
+
+
+def prepare_corpus(dataset: EvalSet, cache_dir: Path) -> Path:
+    """Write the dataset's documents as files of a corpus folder in the cache (once)."""
+    corpus = cache_dir / dataset.fingerprint / "corpus"
+    marker = corpus / ".complete"
+    if not marker.exists():
+        corpus.mkdir(parents=True, exist_ok=True)
+        for source, text in (dataset.documents or {}).items():
+            (corpus / source).write_text(text, encoding="utf-8")
+        marker.write_text("")
+    return corpus
+
+
+def relevant_chunks(question: EvalQuestion, index: LoadedIndex, relevance: str, spans: dict) -> set[str]:
+    """Ids of the chunks that count as right for ``question``."""
+    relevant: set[str] = set()
+    gold_span = spans.get(question.id)
+    for chunk in index.chunks:
+        if chunk.source not in question.gold_sources:
+            continue
+        if relevance == "document":
+            relevant.add(chunk.chunk_id)
+            continue
+        if gold_span is None or not (chunk.start < gold_span[1] and gold_span[0] < chunk.end):
+            continue
+        if not question.answers or any(_normal(a) in _normal(chunk.text) for a in question.answers):
+            relevant.add(chunk.chunk_id)
+    return relevant
+
+
+def gold_spans(dataset: EvalSet, questions: Sequence[EvalQuestion], index: LoadedIndex) -> tuple[dict, list[EvalQuestion]]:
+    """The gold span of each answerable question in the indexed text, and the sources it is in.
+
+    Returns:
+        ({question id: (start, end)}, questions with their gold sources filled in).
+    """
+    spans: dict[str, tuple[int, int]] = {}
+    resolved: list[EvalQuestion] = []
+    paragraph_spans: dict[str, list[tuple[int, int]]] = {}
+    for question in questions:
+        if question.kind != "answerable" or dataset.relevance == "document":
+            resolved.append(question)
+            continue
+        if question.evidence is not None:
+            for source, document in index.documents.items():
+                at = document.text.find(question.evidence)
+                if at >= 0:
+                    spans[question.id] = (at, at + len(question.evidence))
+                    question = EvalQuestion(question.id, question.question, question.answers, question.kind,
+                                            (source,), None, question.evidence)
+                    break
+            else:
+                logger.warning("question %s: its evidence is not in the indexed documents", question.id)
+        else:
+            source = question.gold_sources[0]
+            if source not in paragraph_spans:
+                paragraph_spans[source] = _paragraph_spans(index.documents[source].text)
+            paragraphs = paragraph_spans[source]
+            if question.gold_paragraph >= len(paragraphs):
+                raise DatasetError(f"{source}: paragraph {question.gold_paragraph} not found after reading")
+            spans[question.id] = paragraphs[question.gold_paragraph]
+        resolved.append(question)
+    return spans, resolved
+
+
+def _paragraph_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    start = 0
+    for match in re.finditer(r"\n\n", text):
+        spans.append((start, match.start()))
+        start = match.end()
+    spans.append((start, len(text)))
+    return spans
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _answer_words(answer: Answer) -> int:
+    return len(re.sub(r"\[\d+\]", " ", answer.text).split())
+
+
+def _contains_gold(text: str, answers: Sequence[str]) -> bool:
+    normal = _normal(text)
+    return any(_normal(a) in normal for a in answers)
+
+
+def _ranked_run(hits: Sequence[Hit], relevance: str) -> dict[str, float]:
+    """Scores that keep docqa's order (pytrec_eval sorts by score and breaks ties by id)."""
+    if relevance == "document":
+        seen: dict[str, str] = {}
+        for hit in hits:
+            seen.setdefault(hit.chunk.source, hit.chunk.chunk_id)
+        ids = list(seen.values())[:RETRIEVE_K]
+    else:
+        ids = [h.chunk.chunk_id for h in hits[:RETRIEVE_K]]
+    return {chunk_id: float(len(ids) - position) for position, chunk_id in enumerate(ids)}
+
+
+def retrieval_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], query_ids: Sequence[str]) -> dict:
+    """Mean hit@k, recall@k, MRR@10, nDCG@10 and MAP over ``query_ids``, by pytrec_eval.
+
+    A query with no relevant chunk anywhere in the index scores 0 on every measure (pytrec_eval
+    itself leaves such queries out, which would flatter the mean).
+    """
+    import pytrec_eval
+
+    measures = {f"success.{','.join(map(str, CURVE))}", f"recall.{','.join(map(str, CUTOFFS))}",
+                "recip_rank", "ndcg_cut.10", "map"}
+    judged = {q: rels for q, rels in qrels.items() if rels}
+    per_query = pytrec_eval.RelevanceEvaluator(judged, measures).evaluate(
+        {q: run.get(q, {}) or {"none": 0.0} for q in judged}
+    ) if judged else {}
+    names = [f"success_{k}" for k in CURVE] + [f"recall_{k}" for k in CUTOFFS] + ["recip_rank", "ndcg_cut_10", "map"]
+    totals = {name: 0.0 for name in names}
+    for query_id in query_ids:
+        scores = per_query.get(query_id, {})
+        for name in names:
+            totals[name] += scores.get(name, 0.0)
+    count = max(len(query_ids), 1)
+    means = {name: total / count for name, total in totals.items()}
+    result = {f"hit@{k}": means[f"success_{k}"] for k in CUTOFFS}
+    result.update({f"recall@{k}": means[f"recall_{k}"] for k in CUTOFFS})
+    result.update({"mrr@10": means["recip_rank"], "ndcg@10": means["ndcg_cut_10"], "map@10": means["map"]})
+    result["hit_curve"] = [means[f"success_{k}"] for k in CURVE]
+    result["questions"] = len(query_ids)
+    result["without_relevant_chunk"] = sum(1 for q in query_ids if not qrels.get(q))
+    return result
+
+
+def _percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    position = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[position]
+
+
+def evaluate_config(
+    dataset: EvalSet,
+    questions: Sequence[EvalQuestion],
+    config: EvalConfig,
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    progress: bool = False,
+) -> dict:
+    """Build (or reuse) the index for ``config``, ask every question, and measure."""
+    pipeline = Pipeline(corpus_dir, index_dir, embedder=embedder, chunking=config.chunking)
+    pipeline.ensure_index(progress=progress)
+    index = pipeline.index
+    spans, questions = gold_spans(dataset, questions, index)
+    retrieve_k = RETRIEVE_K * 3 if dataset.relevance == "document" else RETRIEVE_K
+    retrieve_k = min(retrieve_k, index.size)
+    answer_k = min(ANSWER_K, index.size)
+
+    qrels: dict[str, dict[str, int]] = {}
+    run: dict[str, dict[str, float]] = {}
+    latencies: list[float] = []
+    outcomes: list[tuple[EvalQuestion, Answer]] = []
+    iterator = questions
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(questions, desc=config.name, unit="question")
+    for question in iterator:
+        started = time.perf_counter()
+        hits, answer = pipeline.retrieve_and_answer([question.question], answer_k, retrieve_k)[0]
+        latencies.append(1000 * (time.perf_counter() - started))
+        outcomes.append((question, answer))
+        if question.kind == "answerable":
+            qrels[question.id] = {c: 1 for c in relevant_chunks(question, index, dataset.relevance, spans)}
+            run[question.id] = _ranked_run(hits, dataset.relevance)
+
+    answerable = [(q, a) for q, a in outcomes if q.kind == "answerable"]
+    result = {
+        "name": config.name,
+        "settings": {"mode": "dense", "chunking": config.chunking.to_dict(), "answer_k": answer_k},
+        "chunks": index.size,
+        "build_seconds": index.manifest.get("build_seconds"),
+        "latency_ms": {"p50": round(_percentile(latencies, 0.5), 1), "p95": round(_percentile(latencies, 0.95), 1)},
+        "retrieval": retrieval_metrics(qrels, run, [q.id for q, _ in answerable]),
+    }
+    with_gold = [(q, a) for q, a in answerable if q.answers]
+    declined_answerable = sum(1 for _, a in answerable if not a.answerable)
+    if with_gold:
+        result["answers"] = {
+            "questions": len(with_gold),
+            "answer_contains_gold": sum(a.answerable and _contains_gold(a.text, q.answers) for q, a in with_gold) / len(with_gold),
+            "quotes_contain_gold": sum(
+                any(_contains_gold(c.quote, q.answers) for c in a.citations) for q, a in with_gold
+            ) / len(with_gold),
+            "mean_answer_words": statistics.fmean(_answer_words(a) for _, a in with_gold if a.answerable)
+            if any(a.answerable for _, a in with_gold) else 0.0,
+        }
+    result["false_decline_rate"] = declined_answerable / len(answerable) if answerable else None
+    declines = {}
+    for kind in ("impossible", "out_of_corpus", "unanswerable"):
+        of_kind = [a for q, a in outcomes if q.kind == kind]
+        if of_kind:
+            declined = sum(1 for a in of_kind if not a.answerable)
+            declines[kind] = {
+                "questions": len(of_kind),
+                "declined": declined / len(of_kind),
+                "precision": declined / (declined + declined_answerable) if declined + declined_answerable else None,
+            }
+    result["declines"] = declines
+    result["per_question"] = [
+        {"id": q.id, "kind": q.kind, "answerable": a.answerable,
+         "hit@5": bool(set(qrels.get(q.id, {})) & {h.chunk.chunk_id for h in a.passages}) if q.kind == "answerable" else None,
+         "answer": a.text}
+        for q, a in outcomes
+    ]
+    return result
+
+
+def run_evaluation(
+    dataset: EvalSet,
+    configs: Sequence[EvalConfig],
+    embedder: Embedder,
+    *,
+    cache_dir: Path,
+    corpus_dir: Path | None = None,
+    limit: int | None = None,
+    progress: bool = False,
+) -> dict:
+    """Measure every configuration on the dataset; the report as a dict."""
+    questions = sample_questions(dataset.questions, limit)
+    if dataset.documents is None:
+        if corpus_dir is None:
+            raise DatasetError(f"{dataset.name} asks about a corpus folder; pass --corpus DIR")
+        corpus = Path(corpus_dir)
+        base = cache_dir / f"corpus-{_path_key(corpus)}"
+    else:
+        corpus = prepare_corpus(dataset, cache_dir)
+        base = corpus.parent
+    results = []
+    for config in configs:
+        index_dir = base / f"index-{config.chunking.max_tokens}-{config.chunking.overlap_tokens}"
+        results.append(evaluate_config(dataset, questions, config, corpus, index_dir, embedder, progress=progress))
+    kinds: dict[str, int] = {}
+    for question in questions:
+        kinds[question.kind] = kinds.get(question.kind, 0) + 1
+    return {
+        "dataset": dataset.name,
+        "questions": kinds,
+        "limit_per_kind": limit,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "python": platform.python_version()},
+        "embedding_model": embedder.name,
+        "configs": results,
+    }
+
+
+def _path_key(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+
+
+def format_table(report: dict) -> str:
+    """The report's main figures as a Markdown table, one row per configuration."""
+    header = ["config", "hit@1", "hit@3", "hit@5", "hit@10", "MRR@10", "nDCG@10", "MAP@10"]
+    has_answers = any("answers" in c for c in report["configs"])
+    if has_answers:
+        header += ["answer has gold", "quotes have gold", "words"]
+    header += ["false declines"]
+    kinds = [k for k in ("impossible", "out_of_corpus", "unanswerable") if any(k in c["declines"] for c in report["configs"])]
+    header += [f"{k.replace('_', '-')} declined" for k in kinds]
+    header += ["p50 ms", "p95 ms", "chunks", "build s"]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for config in report["configs"]:
+        r = config["retrieval"]
+        cells = [config["name"]] + [f"{r[m]:.3f}" for m in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "map@10")]
+        if has_answers:
+            a = config.get("answers")
+            cells += [f"{a['answer_contains_gold']:.3f}", f"{a['quotes_contain_gold']:.3f}", f"{a['mean_answer_words']:.1f}"] if a else ["", "", ""]
+        rate = config["false_decline_rate"]
+        cells.append("" if rate is None else f"{rate:.3f}")
+        cells += [f"{config['declines'][k]['declined']:.3f}" if k in config["declines"] else "" for k in kinds]
+        build = config["build_seconds"]
+        cells += [f"{config['latency_ms']['p50']:.0f}", f"{config['latency_ms']['p95']:.0f}", str(config["chunks"]),
+                  "" if build is None else f"{build:.0f}"]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def write_report(report: dict, report_dir: Path, command: str) -> list[Path]:
+    """Write report.json, report.md and hit_at_k.png into ``report_dir``."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    json_path = report_dir / "report.json"
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    counts = ", ".join(f"{n} {k.replace('_', '-')}" for k, n in report["questions"].items())
+    markdown = (
+        f"# docqa eval: {report['dataset']}\n\n"
+        f"`{command}`\n\n"
+        f"{counts} questions; model {report['embedding_model']}; {report['machine']['platform']}, "
+        f"{report['created']}.\n\n"
+        f"{format_table(report)}\n\n"
+        "hit@k: share of answerable questions with a relevant passage in the top k (a passage is relevant "
+        "when it overlaps the gold paragraph or evidence and contains a gold answer). MRR, nDCG and MAP over "
+        "the top 10. Questions with no relevant chunk in the index count as misses.\n"
+    )
+    markdown_path = report_dir / "report.md"
+    markdown_path.write_text(markdown, encoding="utf-8")
+    plot_path = report_dir / "hit_at_k.png"
+    _plot(report, plot_path)
+    return [json_path, markdown_path, plot_path]
+
+
+def _plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for config in report["configs"]:
+        axes.plot(CURVE, config["retrieval"]["hit_curve"], marker="o", label=config["name"])
+    axes.set_xlabel("k (passages retrieved)")
+    axes.set_ylabel("hit@k (share of questions)")
+    axes.set_title(f"docqa retrieval on {report['dataset']}")
+    axes.set_xticks(CURVE)
+    axes.set_ylim(0, 1)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

@@ -1,0 +1,35 @@
+"""The seed gold set through docqa eval, with the real model (slow)."""
+
+import json
+
+import pytest
+
+from docqa.cli import main
+from docqa.embedding import MiniLMEmbedder
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def seed_report(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("seed-eval")
+    argv = ["eval", str(ROOT / "tests" / "data" / "seed_questions.jsonl"), "--corpus", str(ROOT / "corpus"),
+            "--cache", str(folder / "cache"), "--report", str(folder / "report")]
+    assert main(argv, embedder=MiniLMEmbedder()) == 0
+    return json.loads((folder / "report" / "report.json").read_text())["configs"][0]
+
+
+def test_every_answerable_question_has_its_evidence_in_the_top_5(seed_report):
+    misses = [q["id"] for q in seed_report["per_question"] if q["kind"] == "answerable" and not q["hit@5"]]
+    assert misses == []
+    assert seed_report["retrieval"]["hit@5"] == 1.0
+
+
+@pytest.mark.xfail(strict=True, reason="declines are calibrated on SQuAD, whose questions echo the text: "
+                   "paraphrased seed questions are declined too often and three same-topic ones are answered "
+                   "(issue 4, calibrated declines)")
+def test_every_answerable_question_is_answered_and_every_unanswerable_one_declined(seed_report):
+    wrong = [q["id"] for q in seed_report["per_question"] if q["answerable"] != (q["kind"] == "answerable")]
+    assert wrong == []

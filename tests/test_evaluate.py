@@ -81,12 +81,13 @@ def test_eval_writes_a_report(tmp_path, embedder, capsys, monkeypatch, dataset):
     monkeypatch.setenv("DOCQA_NO_PROGRESS", "1")
     report_dir = tmp_path / "report"
     argv = ["eval", str(DATA / dataset), "--report", str(report_dir), "--cache", str(tmp_path / "cache"),
-            "--chunk-tokens", "60", "120", "--overlap-tokens", "10"]
+            "--chunk-tokens", "60", "120", "--overlap-tokens", "10", "--modes", "dense", "hybrid"]
     assert main(argv, embedder=embedder) == 0
     out = capsys.readouterr().out
-    assert "| dense, chunks 60/10 |" in out and "| dense, chunks 120/10 |" in out
+    assert "| dense, chunks 60/10 |" in out and "| hybrid 0.5, chunks 120/10 |" in out
     report = json.loads((report_dir / "report.json").read_text())
-    assert [c["name"] for c in report["configs"]] == ["dense, chunks 60/10", "dense, chunks 120/10"]
+    assert [c["name"] for c in report["configs"]] == [
+        "dense, chunks 60/10", "hybrid 0.5, chunks 60/10", "dense, chunks 120/10", "hybrid 0.5, chunks 120/10"]
     for config in report["configs"]:
         assert 0 <= config["retrieval"]["hit@1"] <= config["retrieval"]["hit@10"] <= 1
         assert config["latency_ms"]["p50"] <= config["latency_ms"]["p95"]

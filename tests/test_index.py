@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from docqa.chunking import ChunkingParams
-from docqa.errors import CorruptIndex, IndexNotFound, StaleIndex
+from docqa.errors import CorruptIndex, IndexNotFound, InvalidQuery, StaleIndex
 from docqa.index import build_index, ensure_fresh, load_index, settings_for, stale_reasons
 from docqa.pipeline import Pipeline
+from docqa.retrieve import RetrievalSettings
 
 
 def build(corpus, index_dir, embedder, chunking=ChunkingParams(40, 8)):
@@ -21,7 +22,7 @@ def test_build_writes_the_index_files_and_a_manifest(small_corpus, tmp_path, emb
     report = build(small_corpus, index_dir, embedder)
     assert report.documents == 3 and report.chunks >= 3
     names = sorted(p.name for p in index_dir.iterdir())
-    assert names == ["chunks.jsonl", "documents.jsonl", "manifest.json", "vectors.faiss"]
+    assert names == ["bm25", "chunks.jsonl", "documents.jsonl", "manifest.json", "vectors.faiss"]
     manifest = json.loads((index_dir / "manifest.json").read_text())
     assert manifest["settings"]["embedding"] == {"model": embedder.name, "dimension": 64}
     assert manifest["settings"]["chunking"] == {"max_tokens": 40, "overlap_tokens": 8}
@@ -36,8 +37,13 @@ def test_build_writes_the_index_files_and_a_manifest(small_corpus, tmp_path, emb
 def test_no_pickle_in_the_index(small_corpus, tmp_path, embedder):
     index_dir = tmp_path / "index"
     build(small_corpus, index_dir, embedder)
-    for path in index_dir.iterdir():
-        assert not path.read_bytes().startswith(b"\x80"), f"{path.name} looks like a pickle"
+    files = [p for p in index_dir.rglob("*") if p.is_file()]
+    assert len(files) >= 8
+    for path in files:
+        data = path.read_bytes()
+        assert not data.startswith(b"\x80"), f"{path.name} looks like a pickle"
+        if path.suffix == ".npy":
+            np.load(path, allow_pickle=False)  # plain arrays, loadable without pickle
 
 
 def test_round_trip_gives_identical_chunks_and_results(small_corpus, tmp_path, embedder):
@@ -139,7 +145,8 @@ def test_an_interrupted_swap_restores_the_previous_index(small_corpus, tmp_path,
 
 def test_faiss_search_equals_numpy_brute_force(small_corpus, tmp_path, embedder):
     index_dir = tmp_path / "index"
-    pipeline = Pipeline(small_corpus, index_dir, embedder=embedder, chunking=ChunkingParams(12, 0))
+    pipeline = Pipeline(small_corpus, index_dir, embedder=embedder, chunking=ChunkingParams(12, 0),
+                        retrieval=RetrievalSettings(mode="dense"))
     pipeline.build()
     chunks = pipeline.index.chunks
     matrix = embedder.embed([c.text for c in chunks])
@@ -152,3 +159,32 @@ def test_faiss_search_equals_numpy_brute_force(small_corpus, tmp_path, embedder)
         for hit in hits:  # each returned chunk has the score brute force gives it (ties may reorder)
             assert abs(scores[chunks.index(hit.chunk)] - hit.score) < 1e-5
         assert [h.rank for h in hits] == list(range(1, k + 1))
+
+
+def min_max(values):
+    values = np.asarray(values, dtype=np.float64)
+    span = values.max() - values.min()
+    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+
+
+def test_keyword_and_hybrid_search_equal_a_brute_force_computation(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    pipeline = Pipeline(small_corpus, index_dir, embedder=embedder, chunking=ChunkingParams(12, 0))
+    pipeline.build()
+    chunks = pipeline.index.chunks
+    dense_all = embedder.embed([c.text for c in chunks]) @ embedder.embed(["film release planned"])[0]
+    keyword_all = pipeline.index.keyword.scores("film release planned")
+    assert keyword_all.max() > 0 and (keyword_all == 0).sum() > 0  # only chunks with the words score
+    for mode, expected in [("keyword", keyword_all), ("hybrid", 0.5 * min_max(dense_all) + 0.5 * min_max(keyword_all))]:
+        pipeline.retrieval = RetrievalSettings(mode=mode)
+        hits = pipeline.search("film release planned", k=len(chunks))
+        assert np.allclose([h.score for h in hits], np.sort(expected)[::-1], atol=1e-5)
+        for hit in hits:
+            assert abs(expected[chunks.index(hit.chunk)] - hit.score) < 1e-5
+    pipeline.retrieval = RetrievalSettings(mode="keyword")
+    assert "film" in pipeline.search("film release planned", k=1)[0].chunk.text
+
+
+def test_unknown_retrieval_mode_names_the_options():
+    with pytest.raises(InvalidQuery, match="use one of dense, keyword, hybrid"):
+        RetrievalSettings(mode="fuzzy")

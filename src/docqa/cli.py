@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -13,14 +14,16 @@ from typing import Sequence
 from . import __version__, config
 from . import config as config_module
 from .errors import DocqaError
+from .retrieve import MODES, RetrievalSettings
 from .types import Answer, Hit
 
 logger = logging.getLogger("docqa")
 
 DEFAULT_K = 5
+DEFAULT_MODE = RetrievalSettings().mode
 
 
-def _add_common(parser: argparse.ArgumentParser, *, build_flag: bool = True) -> None:
+def _add_common(parser: argparse.ArgumentParser, *, build_flag: bool = True, mode_flag: bool = True) -> None:
     parser.add_argument("--corpus", type=Path, default=None,
                         help="folder of documents (default: corpus/, or DOCQA_CORPUS)")
     parser.add_argument("--index", type=Path, default=None,
@@ -28,6 +31,9 @@ def _add_common(parser: argparse.ArgumentParser, *, build_flag: bool = True) -> 
     if build_flag:
         parser.add_argument("--no-build", action="store_true",
                             help="fail instead of building the index when it is missing or stale")
+    if mode_flag:
+        parser.add_argument("--mode", choices=MODES, default=None,
+                            help=f"retrieval: dense (embeddings), keyword (BM25) or hybrid (default {DEFAULT_MODE})")
 
 
 def _positive_int(text: str) -> int:
@@ -50,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     index = commands.add_parser("index", help="build or update the index of the corpus")
-    _add_common(index, build_flag=False)
+    _add_common(index, build_flag=False, mode_flag=False)
     index.add_argument("--rebuild", action="store_true", help="build from scratch even when up to date")
 
     search = commands.add_parser("search", help="show the passages that best match a query")
@@ -92,9 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="chunk sizes to compare (default: docqa's)")
     evaluate.add_argument("--overlap-tokens", type=int, nargs="+", default=None,
                           help="chunk overlaps to compare (default: docqa's)")
+    evaluate.add_argument("--modes", choices=MODES, nargs="+", default=None,
+                          help=f"retrieval modes to compare (default: {DEFAULT_MODE})")
+    evaluate.add_argument("--dense-weights", type=float, nargs="+", default=None,
+                          help="hybrid: weights of the dense score to compare (default: docqa's)")
     evaluate.add_argument("--cache", type=Path, default=None,
                           help="where datasets' indexes are kept (default DOCQA_CACHE or ~/.cache/docqa)")
-    _add_common(evaluate, build_flag=False)
+    _add_common(evaluate, build_flag=False, mode_flag=False)
 
     serve = commands.add_parser("serve", help="start the chat app in the browser")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -115,6 +125,7 @@ def main(argv: Sequence[str] | None = None, *, embedder=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="docqa: %(levelname)s: %(message)s",
@@ -123,6 +134,8 @@ def main(argv: Sequence[str] | None = None, *, embedder=None) -> int:
     from .pipeline import Pipeline
 
     kwargs = {"embedder": embedder} if embedder is not None else {}
+    if getattr(args, "mode", None):
+        kwargs["retrieval"] = RetrievalSettings(mode=args.mode)
     pipeline = Pipeline(
         corpus_dir=args.corpus or config.default_corpus_dir(),
         index_dir=args.index or config.default_index_dir(),
@@ -310,7 +323,12 @@ def _run_eval(pipeline, args) -> int:
 
     dataset = load_dataset(args.dataset, holdout_articles=args.holdout_articles)
     defaults = ChunkingParams()
-    configs = configurations(args.chunk_tokens or [defaults.max_tokens], args.overlap_tokens or [defaults.overlap_tokens])
+    configs = configurations(
+        args.chunk_tokens or [defaults.max_tokens],
+        args.overlap_tokens or [defaults.overlap_tokens],
+        args.modes or [DEFAULT_MODE],
+        args.dense_weights or [RetrievalSettings().dense_weight],
+    )
     for config in configs:
         if config.chunking.max_tokens > pipeline.embedder.max_tokens or config.chunking.overlap_tokens >= config.chunking.max_tokens:
             raise DocqaError(
@@ -324,7 +342,7 @@ def _run_eval(pipeline, args) -> int:
         limit=args.limit, progress=_progress(),
     )
     report_dir = args.report or Path("reports") / args.dataset.stem
-    command = "docqa " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("docqa") else "docqa eval " + str(args.dataset)
+    command = "docqa " + shlex.join(args.argv)
     paths = write_report(report, report_dir, command)
     print(format_table(report))
     print(f"\nreport: {', '.join(str(p) for p in paths)}")

@@ -9,7 +9,7 @@ import random
 import re
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +19,7 @@ from .datasets import DatasetError, EvalQuestion, EvalSet
 from .embedding import Embedder
 from .index import LoadedIndex
 from .pipeline import Pipeline
+from .retrieve import RetrievalSettings
 from .types import Answer, Hit
 
 logger = logging.getLogger(__name__)
@@ -35,15 +36,25 @@ class EvalConfig:
 
     name: str
     chunking: ChunkingParams
+    retrieval: RetrievalSettings = RetrievalSettings()
 
 
-def configurations(chunk_tokens: Sequence[int], overlap_tokens: Sequence[int]) -> list[EvalConfig]:
-    """Every combination of the given chunk sizes and overlaps."""
-    return [
-        EvalConfig(f"dense, chunks {size}/{overlap}", ChunkingParams(size, overlap))
-        for size in chunk_tokens
-        for overlap in overlap_tokens
-    ]
+def configurations(
+    chunk_tokens: Sequence[int],
+    overlap_tokens: Sequence[int],
+    modes: Sequence[str] = ("hybrid",),
+    dense_weights: Sequence[float] = (0.5,),
+) -> list[EvalConfig]:
+    """Every combination of the given chunk sizes, overlaps, modes and (hybrid) dense weights."""
+    configs = []
+    for size in chunk_tokens:
+        for overlap in overlap_tokens:
+            for mode in modes:
+                for weight in dense_weights if mode == "hybrid" else [RetrievalSettings().dense_weight]:
+                    label = f"hybrid {weight:g}" if mode == "hybrid" else mode
+                    configs.append(EvalConfig(f"{label}, chunks {size}/{overlap}", ChunkingParams(size, overlap),
+                                              RetrievalSettings(mode=mode, dense_weight=weight)))
+    return configs
 
 
 def sample_questions(questions: Sequence[EvalQuestion], limit: int | None, seed: int = 0) -> list[EvalQuestion]:
@@ -207,7 +218,7 @@ def evaluate_config(
     progress: bool = False,
 ) -> dict:
     """Build (or reuse) the index for ``config``, ask every question, and measure."""
-    pipeline = Pipeline(corpus_dir, index_dir, embedder=embedder, chunking=config.chunking)
+    pipeline = Pipeline(corpus_dir, index_dir, embedder=embedder, chunking=config.chunking, retrieval=config.retrieval)
     pipeline.ensure_index(progress=progress)
     index = pipeline.index
     spans, questions = gold_spans(dataset, questions, index)
@@ -236,7 +247,7 @@ def evaluate_config(
     answerable = [(q, a) for q, a in outcomes if q.kind == "answerable"]
     result = {
         "name": config.name,
-        "settings": {"mode": "dense", "chunking": config.chunking.to_dict(), "answer_k": answer_k},
+        "settings": {"retrieval": asdict(config.retrieval), "chunking": config.chunking.to_dict(), "answer_k": answer_k},
         "chunks": index.size,
         "build_seconds": index.manifest.get("build_seconds"),
         "latency_ms": {"p50": round(_percentile(latencies, 0.5), 1), "p95": round(_percentile(latencies, 0.95), 1)},

@@ -6,6 +6,7 @@ Layout of an index folder (no pickle anywhere)::
     vectors.faiss     FAISS inner-product index over normalised chunk vectors
     chunks.jsonl      one chunk a line, in FAISS row order
     documents.jsonl   the repaired text of every document, which all offsets index
+    bm25/             the BM25 keyword index (bm25s arrays and JSON)
 """
 
 from __future__ import annotations
@@ -28,15 +29,17 @@ from .corpus import SkippedFile, list_corpus_files, read_corpus
 from .embedding import Embedder
 from .errors import CorruptIndex, IndexNotFound, StaleIndex
 from .repair import REPAIR_VERSION
+from .lexical import BM25_PARAMETERS, KeywordIndex
 from .types import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
+KEYWORD = "bm25"
 REBUILD_HINT = "run `docqa index --rebuild`"
 
 
@@ -53,6 +56,7 @@ class IndexSettings:
             "format_version": FORMAT_VERSION,
             "embedding": {"model": self.model, "dimension": self.dimension},
             "chunking": self.chunking.to_dict(),
+            "keyword": BM25_PARAMETERS,
             "repair_version": REPAIR_VERSION,
             "chunking_version": CHUNKING_VERSION,
         }
@@ -78,6 +82,8 @@ class LoadedIndex:
     chunks: tuple[Chunk, ...]
     documents: dict[str, Document]
     vectors: object  # a faiss.Index
+    keyword: KeywordIndex
+    matrix: np.ndarray  # the chunk vectors, row i for chunk i, to score any chunk for hybrid search
 
     @property
     def size(self) -> int:
@@ -110,6 +116,8 @@ def stale_reasons(index_dir: Path, corpus_dir: Path, settings: IndexSettings) ->
             f"embedding model changed ({old.get('model')}, {old.get('dimension')}-d -> "
             f"{new['model']}, {new['dimension']}-d)"
         )
+    if built_with.get("keyword") != wanted["keyword"]:
+        reasons.append(f"keyword index parameters changed ({built_with.get('keyword')} -> {wanted['keyword']})")
     if built_with.get("chunking") != wanted["chunking"]:
         reasons.append(f"chunking parameters changed ({built_with.get('chunking')} -> {wanted['chunking']})")
     for key, what in (("repair_version", "text repair"), ("chunking_version", "chunking")):
@@ -174,6 +182,7 @@ def build_index(
         shutil.rmtree(temporary)
     temporary.mkdir()
     faiss.write_index(faiss_index, str(temporary / VECTORS))
+    KeywordIndex.build([c.text for c in chunks]).save(temporary / KEYWORD)
     _write_jsonl(temporary / CHUNKS, (_chunk_record(c) for c in chunks))
     _write_jsonl(
         temporary / DOCUMENTS,
@@ -215,14 +224,17 @@ def load_index(index_dir: Path) -> LoadedIndex:
             for r in _read_jsonl(index_dir / DOCUMENTS)
         }
         vectors = faiss.read_index(str(index_dir / VECTORS))
+        keyword = KeywordIndex.load(index_dir / KEYWORD)
+        matrix = vectors.reconstruct_n(0, vectors.ntotal) if vectors.ntotal else np.zeros((0, vectors.d), np.float32)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
         raise CorruptIndex(f"the index in {str(index_dir)!r} is damaged ({error}); {REBUILD_HINT}") from error
     expected = manifest.get("counts", {}).get("chunks")
     dimension = manifest.get("settings", {}).get("embedding", {}).get("dimension")
-    if not (vectors.ntotal == len(chunks) == expected) or vectors.d != dimension:
+    keyword_size = keyword.size
+    if not (vectors.ntotal == len(chunks) == expected == keyword_size) or vectors.d != dimension:
         raise CorruptIndex(
             f"the index in {str(index_dir)!r} is inconsistent ({vectors.ntotal} vectors, {len(chunks)} chunks, "
-            f"manifest says {expected}); {REBUILD_HINT}"
+            f"{keyword_size} keyword entries, manifest says {expected}); {REBUILD_HINT}"
         )
     for chunk in chunks:
         document = documents.get(chunk.source)
@@ -231,7 +243,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
                 f"the index in {str(index_dir)!r} has chunk {chunk.chunk_id} that does not match its document; "
                 f"{REBUILD_HINT}"
             )
-    return LoadedIndex(manifest, chunks, documents, vectors)
+    return LoadedIndex(manifest, chunks, documents, vectors, keyword, matrix)
 
 
 def read_manifest(index_dir: Path) -> dict:
@@ -313,7 +325,7 @@ def _library_versions() -> dict[str, str]:
 def _refuse_foreign_folder(index_dir: Path) -> None:
     """Never replace a folder that holds something other than a docqa index."""
     if index_dir.is_dir() and not (index_dir / MANIFEST).exists():
-        foreign = [p.name for p in index_dir.iterdir() if p.name not in (VECTORS, CHUNKS, DOCUMENTS, ".gitkeep")]
+        foreign = [p.name for p in index_dir.iterdir() if p.name not in (VECTORS, CHUNKS, DOCUMENTS, KEYWORD, ".gitkeep")]
         if foreign:
             raise IndexNotFound(
                 f"index folder {str(index_dir)!r} holds files that are not a docqa index ({', '.join(sorted(foreign)[:3])}); "

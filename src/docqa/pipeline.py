@@ -15,7 +15,7 @@ from .chunking import ChunkingParams
 from .embedding import Embedder, MiniLMEmbedder
 from .errors import IndexNotFound, InvalidQuery, StaleIndex
 from .index import BuildReport, LoadedIndex, build_index, load_index, settings_for, stale_reasons
-from .retrieve import check_k, search_vectors
+from .retrieve import RetrievalSettings, check_k, retrieve
 from .types import Answer, Hit
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class Pipeline:
     embedder: Embedder = field(default_factory=MiniLMEmbedder)
     chunking: ChunkingParams = field(default_factory=ChunkingParams)
     policy: AnswerPolicy = field(default_factory=AnswerPolicy)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
 
     def __post_init__(self) -> None:
         self.corpus_dir = Path(self.corpus_dir)
@@ -124,7 +125,7 @@ class Pipeline:
         index = self.index
         check_k(k, index)
         vectors = self.embedder.embed(list(queries))
-        return search_vectors(index, vectors, k)
+        return retrieve(index, list(queries), vectors, k, self.retrieval)
 
     def ask(self, question: str, k: int = 5) -> Answer:
         """Answer ``question`` from the ``k`` best passages, with citations, or decline."""
@@ -148,7 +149,7 @@ class Pipeline:
         index = self.index
         check_k(max(answer_k, retrieve_k), index)
         question_vectors = self.embedder.embed(list(questions))
-        all_hits = search_vectors(index, question_vectors, max(answer_k, retrieve_k))
+        all_hits = retrieve(index, list(questions), question_vectors, max(answer_k, retrieve_k), self.retrieval)
         results = []
         for question, question_vector, hits in zip(questions, question_vectors, all_hits):
             answer_hits = hits[:answer_k]

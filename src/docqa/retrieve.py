@@ -1,12 +1,35 @@
-"""Dense retrieval over a loaded index."""
+"""Retrieval over a loaded index: dense (FAISS), keyword (BM25) or a hybrid of the two."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 from .errors import InvalidQuery
 from .index import LoadedIndex
 from .types import Hit
+
+MODES = ("dense", "keyword", "hybrid")
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How passages are found.
+
+    ``hybrid`` takes the top ``candidates`` chunks of each method, scales each method's
+    scores over that pool to [0, 1] (min-max) and ranks by
+    ``dense_weight * dense + (1 - dense_weight) * keyword``.
+    """
+
+    mode: str = "hybrid"
+    dense_weight: float = 0.5
+    candidates: int = 100
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise InvalidQuery(f"retrieval mode {self.mode!r} is unknown; use one of {', '.join(MODES)}")
 
 
 def check_k(k: int, index: LoadedIndex) -> None:
@@ -23,12 +46,53 @@ def search_vectors(index: LoadedIndex, query_vectors: np.ndarray, k: int) -> lis
     """The top ``k`` chunks for each query vector, by inner product (cosine on normalised vectors)."""
     check_k(k, index)
     scores, rows = index.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
-    results: list[list[Hit]] = []
-    for query_scores, query_rows in zip(scores, rows):
-        hits = [
-            Hit(index.chunks[int(row)], float(score), rank)
-            for rank, (score, row) in enumerate(zip(query_scores, query_rows), start=1)
-            if row >= 0
-        ]
-        results.append(hits)
+    return [
+        [Hit(index.chunks[int(row)], float(score), rank)
+         for rank, (score, row) in enumerate(zip(query_scores, query_rows), start=1) if row >= 0]
+        for query_scores, query_rows in zip(scores, rows)
+    ]
+
+
+def retrieve(
+    index: LoadedIndex,
+    queries: Sequence[str],
+    query_vectors: np.ndarray,
+    k: int,
+    settings: RetrievalSettings = RetrievalSettings(),
+) -> list[list[Hit]]:
+    """The top ``k`` chunks for each query, best first, by ``settings.mode``."""
+    check_k(k, index)
+    if settings.mode == "dense":
+        return search_vectors(index, query_vectors, k)
+    results = []
+    for query, vector in zip(queries, query_vectors):
+        keyword_scores = index.keyword.scores(query)
+        if settings.mode == "keyword":
+            rows = _top(keyword_scores, k)
+            results.append(_hits(index, rows, keyword_scores[rows]))
+            continue
+        pool = min(index.size, max(settings.candidates, k))
+        _, dense_rows = index.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), pool)
+        candidates = np.union1d(dense_rows[0][dense_rows[0] >= 0], _top(keyword_scores, pool))
+        dense = index.matrix[candidates] @ vector
+        fused = settings.dense_weight * _min_max(dense) + (1 - settings.dense_weight) * _min_max(keyword_scores[candidates])
+        order = np.argsort(-fused, kind="stable")[:k]
+        results.append(_hits(index, candidates[order], fused[order]))
     return results
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, len(scores))
+    rows = np.argpartition(-scores, k - 1)[:k]
+    return rows[np.argsort(-scores[rows], kind="stable")]
+
+
+def _min_max(values: np.ndarray) -> np.ndarray:
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-12:
+        return np.zeros_like(values) if high <= 0 else np.ones_like(values)
+    return (values - low) / (high - low)
+
+
+def _hits(index: LoadedIndex, rows: np.ndarray, scores: np.ndarray) -> list[Hit]:
+    return [Hit(index.chunks[int(row)], float(score), rank) for rank, (row, score) in enumerate(zip(rows, scores), start=1)]

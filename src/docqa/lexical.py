@@ -1,0 +1,53 @@
+"""BM25 keyword search over chunks (bm25s), stored as arrays and JSON: no pickle."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .terms import content_terms
+
+logger = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG level
+
+BM25_PARAMETERS = {"k1": 1.5, "b": 0.75, "method": "lucene", "tokens": "snowball-english-stopwords"}
+
+
+class KeywordIndex:
+    """BM25 scores of chunks for a query, over the same stemmed terms the answerer uses."""
+
+    def __init__(self, model):
+        self._model = model
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> "KeywordIndex":
+        import bm25s
+
+        model = bm25s.BM25(k1=BM25_PARAMETERS["k1"], b=BM25_PARAMETERS["b"], method=BM25_PARAMETERS["method"])
+        model.index([content_terms(text) for text in texts], show_progress=False)
+        return cls(model)
+
+    def save(self, folder: Path) -> None:
+        self._model.save(str(folder), allow_pickle=False, show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> "KeywordIndex":
+        import bm25s
+
+        model = bm25s.BM25.load(str(folder), allow_pickle=False, mmap=False, show_progress=False)
+        return cls(model)
+
+    @property
+    def size(self) -> int:
+        return int(self._model.scores["num_docs"])
+
+    def scores(self, query: str) -> np.ndarray:
+        """The BM25 score of every chunk, in index order (zeros when no query term is known)."""
+        vocabulary = self._model.vocab_dict
+        terms = [t for t in content_terms(query) if t in vocabulary]
+        if not terms:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._model.get_scores(terms), dtype=np.float32)

@@ -1,129 +1,95 @@
 """Composing an extractive, cited answer from retrieved passages: pure functions.
 
-The answer is made of whole sentences of the documents, each quoted verbatim with its span,
-chosen by how well they match the question. When the evidence is too weak, the answer
-declines plainly instead of quoting something unrelated.
+The answer is made of whole sentences of the documents, each quoted verbatim with its span.
+A learned scorer (``features.py``) rates each sentence of the retrieved passages; a second
+model decides, from the evidence as a whole, whether the documents answer the question at
+all. When they do not, the answer says so plainly instead of quoting something unrelated.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+
+from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, question_feature_row, question_info,
+                       sentence_feature_rows, shipped_model, term_statistics)
 from .sentences import split_sentences
-from .terms import QUESTION_WORDS, STOPWORDS, content_terms, question_terms, stem, words
+from .short_answer import find_short_answer
+from .terms import QUESTION_WORDS, STOPWORDS, content_terms, stem, words
 from .types import Answer, Citation, Document, Hit
+
+__all__ = ["AnswerPolicy", "SentenceCandidate", "TermStatistics", "candidate_spans", "compose_answer",
+           "term_statistics"]
 
 
 @dataclass(frozen=True)
 class SentenceCandidate:
-    """A sentence of a retrieved passage, with its cosine similarity to the question."""
+    """A sentence of a retrieved passage, with its cosine similarity to the question.
+
+    ``position`` is its index among the ``count`` sentences of the passage, ``previous`` the
+    text of the sentence before it in the passage ("" for the first).
+    """
 
     hit: Hit
     start: int
     end: int
     text: str
     similarity: float
+    position: int = 0
+    count: int = 1
+    previous: str = ""
 
 
 @dataclass(frozen=True)
 class AnswerPolicy:
-    """Weights of the sentence score and thresholds of the decision to decline.
+    """How many sentences an answer takes, and the models that score and decide.
 
-    A sentence scores ``similarity + overlap_weight * overlap + retrieval_weight * passage
-    score + type_bonus`` (when it holds the kind of thing asked for: a year for "when", a
-    number for "how many"). The question is declined when the best sentence scores below
-    ``min_score``, or when the passages cover too little of the question's terms (IDF-weighted)
-    and the best sentence's similarity does not make up for it.
-
-    The thresholds were chosen on SQuAD v1.1 development articles: questions about indexed
-    articles against questions about other articles, keeping false declines under 4%.
+    A second (third, …) sentence joins the best one when its probability of holding the
+    answer is at least ``extra_sentence_ratio`` of the best one's and at least
+    ``extra_sentence_minimum``. ``sentence_model`` and ``decline_model`` name JSON files in
+    ``docqa/models``; the decline model's threshold is stored with it. With
+    ``decline_when_kind_missing``, a question that asks for a date, a number or a name is
+    declined when the best sentence holds none that the question does not already contain
+    ("Where was the meeting held?" answered by a sentence that names no place).
     """
 
-    overlap_weight: float = 0.5
-    retrieval_weight: float = 0.2
-    type_bonus: float = 0.2
     max_sentences: int = 2
-    second_sentence_margin: float = 0.06
-    min_score: float = 0.7
-    min_coverage: float = 0.25
-    coverage_override_similarity: float = 0.5
+    extra_sentence_ratio: float = 0.8
+    extra_sentence_minimum: float = 0.3
+    sentence_model: str = "sentence_scorer"
+    decline_model: str = "answerability"
+    decline_when_kind_missing: bool = True
 
 
 @dataclass(frozen=True)
-class TermStatistics:
-    """Document frequencies of content terms over the indexed chunks."""
-
-    document_frequency: Mapping[str, int]
-    chunk_count: int
-
-    def idf(self, term: str) -> float:
-        df = self.document_frequency.get(term, 0)
-        return math.log((self.chunk_count + 1) / (df + 0.5))
+class _Scored:
+    candidate: SentenceCandidate
+    probability: float
+    type_present: bool
 
 
-def term_statistics(texts: Sequence[str]) -> TermStatistics:
-    """Count in how many of ``texts`` each content term occurs."""
-    frequency: dict[str, int] = {}
-    for text in texts:
-        for term in set(content_terms(text)):
-            frequency[term] = frequency.get(term, 0) + 1
-    return TermStatistics(frequency, len(texts))
+def candidate_spans(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, int, int, tuple[int, int] | None]]:
+    """The sentences of the retrieved chunks, each once (with its best-ranked hit).
 
-
-def candidate_spans(hits: Sequence[Hit]) -> list[tuple[Hit, int, int]]:
-    """The sentences of the retrieved chunks, each once (with its best-ranked hit)."""
+    Returns:
+        (hit, start, end, position in the chunk, sentences in the chunk, previous sentence span).
+    """
     seen: set[tuple[str, int, int]] = set()
-    spans: list[tuple[Hit, int, int]] = []
+    spans = []
     for hit in hits:
         chunk = hit.chunk
-        for start, end in split_sentences(chunk.text):
+        sentences = [(a, b) for a, b in split_sentences(chunk.text) if re.search(r"\w", chunk.text[a:b])]
+        for position, (start, end) in enumerate(sentences):
             key = (chunk.source, chunk.start + start, chunk.start + end)
-            if key not in seen and re.search(r"\w", chunk.text[start:end]):
-                seen.add(key)
-                spans.append((hit, chunk.start + start, chunk.start + end))
+            if key in seen:
+                continue
+            seen.add(key)
+            previous = sentences[position - 1] if position else None
+            previous_span = (chunk.start + previous[0], chunk.start + previous[1]) if previous else None
+            spans.append((hit, chunk.start + start, chunk.start + end, position, len(sentences), previous_span))
     return spans
-
-
-_LEANING_START = re.compile(
-    r"^(?:it|its|this|these|that|those|they|their|them|he|she|his|her|such|both|the latter|the former)\b",
-    re.IGNORECASE,
-)
-_YEAR_OR_DATE = re.compile(
-    r"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b(?:January|February|March|April|May|June|July|August|September|"
-    r"October|November|December)\b"
-)
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                     r"dozen|hundred|thousand|million|billion)\b", re.IGNORECASE)
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'-]+")
-
-
-def _expected_type(question: str) -> str | None:
-    q = question.lower()
-    if re.search(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|amount)\b", q):
-        return "number"
-    if re.search(r"\bwhen\b|\bwhat (?:year|date|month|day|time)\b|\bwhich (?:year|date|month)\b", q):
-        return "date"
-    if re.search(r"\bwho\b|\bwhom\b|\bwhere\b|\bwhich (?:company|organi[sz]ation|country|city|person|agency)\b", q):
-        return "name"
-    return None
-
-
-def _holds_expected_type(kind: str | None, sentence: str, question: str) -> bool:
-    if kind is None:
-        return False
-    pattern = {"number": _NUMBER, "date": _YEAR_OR_DATE, "name": _NAME}[kind]
-    asked = set(words(question))
-    return any(m.lower() not in asked for m in pattern.findall(sentence))
-
-
-def _weighted_share(terms: Sequence[str], present: set[str], stats: TermStatistics) -> float:
-    total = sum(stats.idf(t) for t in terms)
-    if total <= 0:
-        return 0.0
-    return sum(stats.idf(t) for t in terms if t in present) / total
 
 
 def compose_answer(
@@ -143,66 +109,66 @@ def compose_answer(
         documents: the corpus documents by source, for the sentence before a quote that
             leans on it ("It was hosted by ...").
         stats: term statistics of the index, to weigh rare question words more.
-        policy: weights and thresholds.
+        policy: how many sentences, and which models.
 
     Returns:
-        An Answer whose citations quote ``documents[source].text[start:end]`` exactly.
+        An Answer whose citations quote ``documents[source].text[start:end]`` exactly; its
+        ``extra["evidence"]`` holds what the decision rested on.
     """
-    terms = question_terms(question)
-    kind = _expected_type(question)
-    scored: list[tuple[float, SentenceCandidate]] = []
-    for candidate in candidates:
-        overlap = _weighted_share(terms, set(content_terms(candidate.text)), stats)
-        score = (
-            candidate.similarity
-            + policy.overlap_weight * overlap
-            + policy.retrieval_weight * candidate.hit.score
-            + (policy.type_bonus if _holds_expected_type(kind, candidate.text, question) else 0.0)
-        )
-        scored.append((score, candidate))
-    scored.sort(key=lambda pair: (-pair[0], pair[1].hit.rank, pair[1].start))
-
-    evidence = _evidence(question, terms, hits, scored, stats)
-    if not scored or _should_decline(evidence, policy):
-        return Answer(question, _decline_text(question, stats), False, (), tuple(hits), extra={"evidence": evidence})
+    info = question_info(question)
+    sentence_model = shipped_model(policy.sentence_model, SENTENCE_FEATURES)
+    decline_model = shipped_model(policy.decline_model, QUESTION_FEATURES)
+    rows = sentence_feature_rows(info, candidates, stats)
+    probabilities = sentence_model.probabilities(rows)
+    type_column = SENTENCE_FEATURES.index("type_present")
+    scored = sorted(
+        (_Scored(c, float(p), bool(rows[i, type_column])) for i, (c, p) in enumerate(zip(candidates, probabilities))),
+        key=lambda s: (-s.probability, s.candidate.hit.rank, s.candidate.start),
+    )
+    best_similarity = max((c.similarity for c in candidates), default=0.0)
+    question_row = question_feature_row(
+        info, hits, scored[0].probability if scored else 0.0, best_similarity,
+        scored[0].type_present if scored else False, stats,
+    )
+    answerable_probability = float(decline_model.probabilities(question_row[None, :])[0]) if scored else 0.0
+    evidence = {
+        "answerable_probability": round(answerable_probability, 4),
+        "threshold": decline_model.threshold,
+        "best_sentence_probability": round(scored[0].probability, 4) if scored else 0.0,
+        "best_similarity": round(best_similarity, 4),
+        "coverage": round(float(question_row[2]), 4),
+        "terms_not_in_documents": _words_not_in_documents(question, stats),
+    }
+    kind_missing = bool(info.kind) and bool(scored) and not scored[0].type_present
+    evidence["asked_kind_missing"] = kind_missing
+    if (not scored or answerable_probability < decline_model.threshold
+            or (policy.decline_when_kind_missing and kind_missing)):
+        return Answer(question, _decline_text(question, stats), False, (), tuple(hits),
+                      extra={"short_answer": None, "evidence": evidence})
 
     chosen = [scored[0]]
-    for score, candidate in scored[1:]:
-        if len(chosen) >= policy.max_sentences or score < chosen[0][0] - policy.second_sentence_margin:
+    for item in scored[1:]:
+        if len(chosen) >= policy.max_sentences:
             break
-        if not any(_overlaps(candidate, c) or _same_words(candidate, c) for _, c in chosen):
-            chosen.append((score, candidate))
+        if item.probability < max(policy.extra_sentence_ratio * chosen[0].probability, policy.extra_sentence_minimum):
+            break
+        if not any(_overlaps(item.candidate, c.candidate) or _same_words(item.candidate, c.candidate) for c in chosen):
+            chosen.append(item)
 
+    short = find_short_answer(info, chosen[0].candidate.text)
+    evidence["short_answer"] = short
     citations: list[Citation] = []
-    parts: list[str] = []
-    for marker, (_, candidate) in enumerate(chosen, start=1):
+    parts: list[str] = [f"{short} —"] if short else []
+    for marker, item in enumerate(chosen, start=1):
+        candidate = item.candidate
         start = _start_with_leaned_on_sentence(candidate, documents)
         document = documents[candidate.hit.chunk.source]
         quote = document.text[start : candidate.end]
-        citations.append(
-            Citation(marker, candidate.hit.chunk.source, candidate.hit.chunk.chunk_id, start, candidate.end, quote,
-                     candidate.hit.chunk.page)
-        )
+        citations.append(Citation(marker, candidate.hit.chunk.source, candidate.hit.chunk.chunk_id, start,
+                                  candidate.end, quote, candidate.hit.chunk.page))
         parts.append(f"{' '.join(quote.split())} [{marker}]")
-    return Answer(question, " ".join(parts), True, tuple(citations), tuple(hits), extra={"evidence": evidence})
-
-
-def _evidence(question, terms, hits, scored, stats: TermStatistics) -> dict:
-    top_terms: set[str] = set()
-    for hit in hits:
-        top_terms.update(content_terms(hit.chunk.text))
-    return {
-        "best_similarity": round(max((c.similarity for _, c in scored), default=0.0), 4),
-        "best_score": round(scored[0][0], 4) if scored else 0.0,
-        "coverage": round(_weighted_share(terms, top_terms, stats), 4) if terms else 1.0,
-        "terms_not_in_documents": _words_not_in_documents(question, stats),
-    }
-
-
-def _should_decline(evidence: dict, policy: AnswerPolicy) -> bool:
-    if evidence["best_score"] < policy.min_score:
-        return True
-    return evidence["coverage"] < policy.min_coverage and evidence["best_similarity"] < policy.coverage_override_similarity
+    return Answer(question, " ".join(parts), True, tuple(citations), tuple(hits),
+                  extra={"short_answer": short, "evidence": evidence})
 
 
 def _words_not_in_documents(question: str, stats: TermStatistics) -> list[str]:
@@ -229,6 +195,12 @@ def _overlaps(a: SentenceCandidate, b: SentenceCandidate) -> bool:
 
 def _same_words(a: SentenceCandidate, b: SentenceCandidate) -> bool:
     return words(a.text) == words(b.text)
+
+
+_LEANING_START = re.compile(
+    r"^(?:it|its|this|these|that|those|they|their|them|he|she|his|her|such|both|the latter|the former)\b",
+    re.IGNORECASE,
+)
 
 
 def _start_with_leaned_on_sentence(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> int:

@@ -14,12 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from .answer import AnswerPolicy
 from .chunking import ChunkingParams
 from .datasets import DatasetError, EvalQuestion, EvalSet
 from .embedding import Embedder
 from .index import LoadedIndex
 from .pipeline import Pipeline
 from .retrieve import RetrievalSettings
+from .short_answer import exact_match, f1_score
 from .types import Answer, Hit
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class EvalConfig:
     name: str
     chunking: ChunkingParams
     retrieval: RetrievalSettings = RetrievalSettings()
+    policy: AnswerPolicy = AnswerPolicy()
 
 
 def configurations(
@@ -148,7 +151,8 @@ def _normal(text: str) -> str:
 
 
 def _answer_words(answer: Answer) -> int:
-    return len(re.sub(r"\[\d+\]", " ", answer.text).split())
+    """Words of the answer text, markers and dashes excluded."""
+    return sum(1 for token in re.sub(r"\[\d+\]", " ", answer.text).split() if re.search(r"\w", token))
 
 
 def _contains_gold(text: str, answers: Sequence[str]) -> bool:
@@ -218,7 +222,8 @@ def evaluate_config(
     progress: bool = False,
 ) -> dict:
     """Build (or reuse) the index for ``config``, ask every question, and measure."""
-    pipeline = Pipeline(corpus_dir, index_dir, embedder=embedder, chunking=config.chunking, retrieval=config.retrieval)
+    pipeline = Pipeline(corpus_dir, index_dir, embedder=embedder, chunking=config.chunking, retrieval=config.retrieval,
+                        policy=config.policy)
     pipeline.ensure_index(progress=progress)
     index = pipeline.index
     spans, questions = gold_spans(dataset, questions, index)
@@ -264,6 +269,14 @@ def evaluate_config(
             ) / len(with_gold),
             "mean_answer_words": statistics.fmean(_answer_words(a) for _, a in with_gold if a.answerable)
             if any(a.answerable for _, a in with_gold) else 0.0,
+        }
+        shorts = [(q, a.extra.get("short_answer")) for q, a in with_gold if a.answerable and a.extra.get("short_answer")]
+        result["short_answers"] = {
+            "given": len(shorts) / len(with_gold),
+            "exact_match": statistics.fmean(exact_match(s, q.answers) for q, s in shorts) if shorts else 0.0,
+            "f1": statistics.fmean(f1_score(s, q.answers) for q, s in shorts) if shorts else 0.0,
+            "exact_match_all": sum(exact_match(s, q.answers) for q, s in shorts) / len(with_gold),
+            "f1_all": sum(f1_score(s, q.answers) for q, s in shorts) / len(with_gold),
         }
     result["false_decline_rate"] = declined_answerable / len(answerable) if answerable else None
     declines = {}
@@ -336,7 +349,7 @@ def format_table(report: dict) -> str:
     header = ["config", "hit@1", "hit@3", "hit@5", "hit@10", "MRR@10", "nDCG@10", "MAP@10"]
     has_answers = any("answers" in c for c in report["configs"])
     if has_answers:
-        header += ["answer has gold", "quotes have gold", "words"]
+        header += ["answer has gold", "quotes have gold", "words", "short given", "short EM", "short F1"]
     header += ["false declines"]
     kinds = [k for k in ("impossible", "out_of_corpus", "unanswerable") if any(k in c["declines"] for c in report["configs"])]
     header += [f"{k.replace('_', '-')} declined" for k in kinds]
@@ -347,7 +360,9 @@ def format_table(report: dict) -> str:
         cells = [config["name"]] + [f"{r[m]:.3f}" for m in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "map@10")]
         if has_answers:
             a = config.get("answers")
-            cells += [f"{a['answer_contains_gold']:.3f}", f"{a['quotes_contain_gold']:.3f}", f"{a['mean_answer_words']:.1f}"] if a else ["", "", ""]
+            short = config.get("short_answers")
+            cells += [f"{a['answer_contains_gold']:.3f}", f"{a['quotes_contain_gold']:.3f}", f"{a['mean_answer_words']:.1f}",
+                      f"{short['given']:.3f}", f"{short['exact_match']:.3f}", f"{short['f1']:.3f}"] if a else [""] * 6
         rate = config["false_decline_rate"]
         cells.append("" if rate is None else f"{rate:.3f}")
         cells += [f"{config['declines'][k]['declined']:.3f}" if k in config["declines"] else "" for k in kinds]

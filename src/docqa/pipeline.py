@@ -114,29 +114,39 @@ class Pipeline:
         self._stats = None
         self._sentence_vectors.clear()
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
+    def search(self, query: str, k: int = 5, *, retrieval: RetrievalSettings | None = None) -> list[Hit]:
         """The ``k`` passages most similar to ``query``, best first."""
-        return self.search_many([query], k)[0]
+        return self.search_many([query], k, retrieval=retrieval)[0]
 
-    def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Hit]]:
-        """Search several queries with one batched embedding call."""
+    def search_many(self, queries: Sequence[str], k: int = 5, *, retrieval: RetrievalSettings | None = None) -> list[list[Hit]]:
+        """Search several queries with one batched embedding call (``retrieval`` overrides the pipeline's)."""
         for query in queries:
             _check_question(query)
         index = self.index
         check_k(k, index)
         vectors = self.embedder.embed(list(queries))
-        return retrieve(index, list(queries), vectors, k, self.retrieval)
+        return retrieve(index, list(queries), vectors, k, retrieval or self.retrieval)
 
-    def ask(self, question: str, k: int = 5) -> Answer:
-        """Answer ``question`` from the ``k`` best passages, with citations, or decline."""
-        return self.ask_many([question], k)[0]
+    def ask(self, question: str, k: int = 5, *, retrieval: RetrievalSettings | None = None,
+            search_query: str | None = None) -> Answer:
+        """Answer ``question`` from the ``k`` best passages, with citations, or decline.
 
-    def ask_many(self, questions: Sequence[str], k: int = 5) -> list[Answer]:
+        Args:
+            retrieval: overrides the pipeline's retrieval settings for this question.
+            search_query: what to retrieve by, when not the question itself (a follow-up
+                question completed with the conversation's subject); sentences are still
+                chosen for ``question``.
+        """
+        return self.retrieve_and_answer([question], k, k, retrieval=retrieval,
+                                        search_queries=None if search_query is None else [search_query])[0][1]
+
+    def ask_many(self, questions: Sequence[str], k: int = 5, *, retrieval: RetrievalSettings | None = None) -> list[Answer]:
         """Answer several questions; their embeddings are computed in one batch."""
-        return [answer for _, answer in self.retrieve_and_answer(questions, k, k)]
+        return [answer for _, answer in self.retrieve_and_answer(questions, k, k, retrieval=retrieval)]
 
     def retrieve_and_answer(
-        self, questions: Sequence[str], answer_k: int = 5, retrieve_k: int = 5
+        self, questions: Sequence[str], answer_k: int = 5, retrieve_k: int = 5, *,
+        retrieval: RetrievalSettings | None = None, search_queries: Sequence[str] | None = None,
     ) -> list[tuple[list[Hit], Answer]]:
         """Retrieve ``retrieve_k`` passages per question and answer from the best ``answer_k``.
 
@@ -148,8 +158,13 @@ class Pipeline:
             _check_question(question)
         index = self.index
         check_k(max(answer_k, retrieve_k), index)
-        question_vectors = self.embedder.embed(list(questions))
-        all_hits = retrieve(index, list(questions), question_vectors, max(answer_k, retrieve_k), self.retrieval)
+        queries = list(search_queries) if search_queries is not None else list(questions)
+        for query in queries:
+            _check_question(query)
+        vectors = self.embedder.embed(list(questions) + (queries if search_queries is not None else []))
+        question_vectors = vectors[: len(questions)]
+        query_vectors = vectors[len(questions):] if search_queries is not None else question_vectors
+        all_hits = retrieve(index, queries, query_vectors, max(answer_k, retrieve_k), retrieval or self.retrieval)
         results = []
         for question, question_vector, hits in zip(questions, question_vectors, all_hits):
             answer_hits = hits[:answer_k]
@@ -159,9 +174,13 @@ class Pipeline:
         return results
 
     def _sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit]) -> list[SentenceCandidate]:
+        return self.sentence_candidates(question_vector, hits)
+
+    def sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit]) -> list[SentenceCandidate]:
+        """The sentences of ``hits`` with their cosine to the question (sentence vectors are cached)."""
         spans = candidate_spans(hits)
         documents = self.index.documents
-        keys = [(hit.chunk.source, start, end) for hit, start, end in spans]
+        keys = [(hit.chunk.source, start, end) for hit, start, end, *_ in spans]
         missing = [key for key in keys if key not in self._sentence_vectors]
         if missing:
             vectors = self.embedder.embed([documents[s].text[a:b] for s, a, b in missing])
@@ -169,8 +188,9 @@ class Pipeline:
                 self._sentence_vectors.update(zip(missing, vectors))
         return [
             SentenceCandidate(hit, start, end, documents[hit.chunk.source].text[start:end],
-                              float(np.dot(self._sentence_vectors[key], question_vector)))
-            for (hit, start, end), key in zip(spans, keys)
+                              float(np.dot(self._sentence_vectors[key], question_vector)), position, count,
+                              documents[hit.chunk.source].text[previous[0]:previous[1]] if previous else "")
+            for (hit, start, end, position, count, previous), key in zip(spans, keys)
         ]
 
 

@@ -47,7 +47,7 @@ def search_vectors(index: LoadedIndex, query_vectors: np.ndarray, k: int) -> lis
     check_k(k, index)
     scores, rows = index.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
     return [
-        [Hit(index.chunks[int(row)], float(score), rank)
+        [Hit(index.chunks[int(row)], float(score), rank, dense_score=float(score))
          for rank, (score, row) in enumerate(zip(query_scores, query_rows), start=1) if row >= 0]
         for query_scores, query_rows in zip(scores, rows)
     ]
@@ -69,7 +69,7 @@ def retrieve(
         keyword_scores = index.keyword.scores(query)
         if settings.mode == "keyword":
             rows = _top(keyword_scores, k)
-            results.append(_hits(index, rows, keyword_scores[rows]))
+            results.append(_hits(index, rows, keyword_scores[rows], None, keyword_scores[rows]))
             continue
         pool = min(index.size, max(settings.candidates, k))
         _, dense_rows = index.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), pool)
@@ -77,7 +77,8 @@ def retrieve(
         dense = index.matrix[candidates] @ vector
         fused = settings.dense_weight * _min_max(dense) + (1 - settings.dense_weight) * _min_max(keyword_scores[candidates])
         order = np.argsort(-fused, kind="stable")[:k]
-        results.append(_hits(index, candidates[order], fused[order]))
+        rows = candidates[order]
+        results.append(_hits(index, rows, fused[order], dense[order], keyword_scores[rows]))
     return results
 
 
@@ -94,5 +95,10 @@ def _min_max(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low)
 
 
-def _hits(index: LoadedIndex, rows: np.ndarray, scores: np.ndarray) -> list[Hit]:
-    return [Hit(index.chunks[int(row)], float(score), rank) for rank, (row, score) in enumerate(zip(rows, scores), start=1)]
+def _hits(index: LoadedIndex, rows, scores, dense, keyword) -> list[Hit]:
+    return [
+        Hit(index.chunks[int(row)], float(scores[i]), i + 1,
+            dense_score=None if dense is None else float(dense[i]),
+            keyword_score=None if keyword is None else float(keyword[i]))
+        for i, row in enumerate(rows)
+    ]

@@ -35,11 +35,17 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk with its retrieval score (higher is better) and 1-based rank."""
+    """A retrieved chunk with its retrieval score (higher is better) and 1-based rank.
+
+    ``dense_score`` (cosine) and ``keyword_score`` (BM25) are the raw scores behind ``score``,
+    where the retrieval mode computed them.
+    """
 
     chunk: Chunk
     score: float
     rank: int
+    dense_score: float | None = None
+    keyword_score: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,199 @@
+"""Train docqa's sentence scorer and answerability model on SQuAD v1.1 development articles.
+
+    python benchmarks/train_answer_models.py [--squad ../shared/data/squad-v1.1-dev-part1.json]
+
+The articles are split in two by position (even: training, odd: held-out test). In each half,
+the first 8 articles are indexed and the other 4 are left out, so that their questions are
+out-of-corpus. Corpora come in all sizes, so the training half also indexes 4 of its articles
+one at a time, each asked its own questions and as many questions of the other articles
+(out-of-corpus for it). On the training half:
+
+1. every sentence of the top 5 hybrid passages of every in-corpus question is a training row
+   for the sentence scorer (label: it contains a gold answer);
+2. every question, in-corpus (label 1) or out-of-corpus (label 0), is a row for the
+   answerability model. Its threshold is the lowest that still declines 93% of the
+   out-of-corpus questions of the training half's 8-article corpus (the harder case: the
+   larger the corpus, the likelier a related sentence): real questions paraphrase more than
+   SQuAD's, which were written looking at the paragraph, so the threshold leaves as much room
+   for them as the out-of-corpus target (90% declined) allows.
+
+Both are logistic regressions (scikit-learn) over standardised features, written as JSON to
+src/docqa/models/. The script then reports, on the test half: the share of answers containing
+a gold answer, false declines, and out-of-corpus declines; and writes them to
+benchmarks/results/answer_models.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from docqa.datasets import load_squad  # noqa: E402
+from docqa.embedding import MiniLMEmbedder  # noqa: E402
+from docqa.evaluate import prepare_corpus  # noqa: E402
+from docqa.features import (QUESTION_FEATURES, SENTENCE_FEATURES, LinearModel, question_feature_row,  # noqa: E402
+                            question_info, sentence_feature_rows)
+from docqa.pipeline import Pipeline  # noqa: E402
+from docqa.retrieve import retrieve  # noqa: E402
+
+MODELS = ROOT / "src" / "docqa" / "models"
+RESULTS = ROOT / "benchmarks" / "results"
+IN_CORPUS, OUT_OF_CORPUS = 8, 4
+OUT_OF_CORPUS_DECLINED = 0.93
+
+
+def normal(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def collect(squad_path: Path, parity: int, embedder, cache: Path, *, single_articles: int = 0) -> dict:
+    """Gather candidates and features for one half: its 8+4 split, and single-article corpora."""
+    squad = json.loads(squad_path.read_text())
+    articles = [a for i, a in enumerate(squad["data"]) if i % 2 == parity][: IN_CORPUS + OUT_OF_CORPUS]
+    items: list = []
+    runs = [(articles, OUT_OF_CORPUS, None)]
+    for number in range(single_articles):
+        others = articles[:number] + articles[number + 1 :]
+        runs.append(([articles[number]] + others, len(others), "balanced"))
+    for run_number, (run_articles, holdout, balance) in enumerate(runs):
+        folder = cache / f"half{parity}-run{run_number}"
+        folder.mkdir(parents=True, exist_ok=True)
+        subset = folder / "squad.json"
+        subset.write_text(json.dumps({"version": squad.get("version"), "data": run_articles}))
+        dataset = load_squad(subset, holdout_articles=holdout)
+        corpus = prepare_corpus(dataset, folder)
+        pipeline = Pipeline(corpus, corpus.parent / "index", embedder=embedder)
+        pipeline.ensure_index()
+        inside = [q for q in dataset.questions if q.kind == "answerable"]
+        outside = [q for q in dataset.questions if q.kind == "out_of_corpus"]
+        if balance:
+            random.Random(run_number).shuffle(outside)
+            outside = outside[: len(inside)]
+        items += [dict(item, run=run_number) for item in gather(pipeline, embedder, inside + outside)]
+    return {"items": items}
+
+
+def gather(pipeline: Pipeline, embedder, questions) -> list[dict]:
+    vectors = embedder.embed([q.question for q in questions])
+    items = []
+    for start in range(0, len(questions), 256):
+        group = questions[start : start + 256]
+        all_hits = retrieve(pipeline.index, [q.question for q in group], vectors[start : start + 256], 5, pipeline.retrieval)
+        for question, vector, hits in zip(group, vectors[start : start + 256], all_hits):
+            candidates = pipeline.sentence_candidates(vector, hits)
+            info = question_info(question.question)
+            rows = sentence_feature_rows(info, candidates, pipeline.term_stats)
+            labels = np.array([any(normal(a) in normal(c.text) for a in question.answers) for c in candidates])
+            items.append({"question": question, "info": info, "hits": hits, "candidates": candidates,
+                          "rows": rows, "labels": labels, "stats": pipeline.term_stats})
+    return items
+
+
+def fit(rows: np.ndarray, labels: np.ndarray, features) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = rows.mean(axis=0)
+    scale = rows.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=1.0, max_iter=2000)
+    model.fit((rows - mean) / scale, labels)
+    return LinearModel(tuple(features), tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]),
+                       tuple(float(m) for m in mean), tuple(float(s) for s in scale))
+
+
+def question_rows(collected: dict, sentence_model: LinearModel) -> tuple[np.ndarray, np.ndarray, list]:
+    rows, labels, best = [], [], []
+    type_column = SENTENCE_FEATURES.index("type_present")
+    for item in collected["items"]:
+        probabilities = sentence_model.probabilities(item["rows"]) if len(item["rows"]) else np.zeros(0)
+        top = int(np.argmax(probabilities)) if len(probabilities) else None
+        best_probability = float(probabilities[top]) if top is not None else 0.0
+        best_similarity = max((c.similarity for c in item["candidates"]), default=0.0)
+        type_present = bool(item["rows"][top, type_column]) if top is not None else False
+        rows.append(question_feature_row(item["info"], item["hits"], best_probability, best_similarity,
+                                         type_present, item["stats"]))
+        labels.append(1 if item["question"].kind == "answerable" else 0)
+        best.append(top)
+    return np.asarray(rows), np.asarray(labels), best
+
+
+def measure(collected: dict, sentence_model: LinearModel, answerability: LinearModel) -> dict:
+    rows, labels, best = question_rows(collected, sentence_model)
+    answerable_p = answerability.probabilities(rows)
+    declined = answerable_p < answerability.threshold
+    in_corpus = labels == 1
+    contains = [bool(item["labels"][b]) if b is not None else False for item, b in zip(collected["items"], best)]
+    return {
+        "in_corpus_questions": int(in_corpus.sum()),
+        "out_of_corpus_questions": int((~in_corpus).sum()),
+        "best_sentence_contains_gold": float(np.mean([c for c, i in zip(contains, in_corpus) if i])),
+        "answer_contains_gold": float(np.mean([c and not d for c, d, i in zip(contains, declined, in_corpus) if i])),
+        "some_candidate_contains_gold": float(np.mean([bool(item["labels"].any()) for item, i in zip(collected["items"], in_corpus) if i])),
+        "false_declines": float(declined[in_corpus].mean()),
+        "out_of_corpus_declined": float(declined[~in_corpus].mean()),
+    }
+
+
+def subset(collected: dict, keep) -> dict:
+    return {"items": [item for item in collected["items"] if keep(item["run"])]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad", type=Path, default=ROOT.parent / "shared" / "data" / "squad-v1.1-dev-part1.json")
+    parser.add_argument("--cache", type=Path, default=Path(os.environ.get("DOCQA_CACHE", Path.home() / ".cache" / "docqa")) / "train")
+    args = parser.parse_args()
+    if not args.squad.exists():
+        print(f"{args.squad} not found; the shared SQuAD data lives in ../shared/data beside the project")
+        return 1
+    started = time.perf_counter()
+    embedder = MiniLMEmbedder()
+    train = collect(args.squad, 0, embedder, args.cache / "train", single_articles=4)
+    test = collect(args.squad, 1, embedder, args.cache / "test", single_articles=2)
+
+    sentence_rows = np.vstack([i["rows"] for i in train["items"] if i["question"].kind == "answerable" and len(i["rows"])])
+    sentence_labels = np.concatenate([i["labels"] for i in train["items"] if i["question"].kind == "answerable" and len(i["rows"])])
+    sentence_model = fit(sentence_rows, sentence_labels, SENTENCE_FEATURES)
+
+    rows, labels, _ = question_rows(train, sentence_model)
+    answerability = fit(rows, labels, QUESTION_FEATURES)
+    runs = np.array([item["run"] for item in train["items"]])
+    np.savez(args.cache / "answerability_rows.npz", rows=rows, labels=labels, runs=runs)
+    out_of_corpus_p = np.sort(answerability.probabilities(rows[(labels == 0) & (runs == 0)]))
+    threshold = float(out_of_corpus_p[int(OUT_OF_CORPUS_DECLINED * len(out_of_corpus_p))])
+    answerability = LinearModel(answerability.features, answerability.weights, answerability.bias,
+                                answerability.mean, answerability.scale, round(threshold, 4))
+
+    MODELS.mkdir(parents=True, exist_ok=True)
+    for name, model in (("sentence_scorer", sentence_model), ("answerability", answerability)):
+        (MODELS / f"{name}.json").write_text(json.dumps(model.to_dict(), indent=2) + "\n")
+    report = {
+        "command": "python benchmarks/train_answer_models.py",
+        "training_rows": {"sentences": int(len(sentence_rows)), "questions": int(len(rows))},
+        "train_half": measure(subset(train, lambda run: run == 0), sentence_model, answerability),
+        "train_half_single_article_corpora": measure(subset(train, lambda run: run > 0), sentence_model, answerability),
+        "test_half": measure(subset(test, lambda run: run == 0), sentence_model, answerability),
+        "test_half_single_article_corpora": measure(subset(test, lambda run: run > 0), sentence_model, answerability),
+        "sentence_weights": dict(zip(SENTENCE_FEATURES, sentence_model.weights)),
+        "answerability_weights": dict(zip(QUESTION_FEATURES, answerability.weights)),
+        "threshold": answerability.threshold,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "answer_models.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Short answers picked from a sentence, and SQuAD's EM and F1 worked by hand."""
+
+import pytest
+
+from docqa.features import expected_type, question_info
+from docqa.short_answer import exact_match, f1_score, find_short_answer
+
+SENTENCE = ("In 2010, the working group organized two expert meetings to discuss countering terrorist activities "
+            "on the internet, the first hosted by the German Foreign Office and the second in collaboration with Microsoft.")
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Which company did the working group collaborate with in 2010?", "Microsoft"),
+    ("Who hosted the first expert meeting?", "German Foreign Office"),
+    ("How many expert meetings were organized in 2010?", "two"),
+    ("When did the working group organize two expert meetings?", "2010"),
+])
+def test_the_phrase_next_to_the_question_words(question, expected):
+    assert find_short_answer(question_info(question), SENTENCE) == expected
+
+
+def test_no_short_answer_rather_than_a_guess():
+    assert find_short_answer(question_info("Why were the meetings organized?"), SENTENCE) is None  # not a kind it picks
+    assert find_short_answer(question_info("When was the budget approved?"), "The group met often.") is None
+    # The only date is the one the question already names.
+    assert find_short_answer(question_info("What happened in 2010?"), "In 2010 it met.") is None
+
+
+def test_expected_types():
+    assert expected_type("How many staff work there?") == "number"
+    assert expected_type("In what year was it founded?") == "date"
+    assert expected_type("What is the second film called?") == "name"
+    assert expected_type("Why did it start?") is None
+
+
+def test_exact_match_and_f1_by_hand():
+    assert exact_match("the German Foreign Office", ["German Foreign Office"]) == 1.0
+    assert exact_match("Foreign Office", ["German Foreign Office"]) == 0.0
+    # 2 shared tokens; precision 2/2, recall 2/3 -> F1 0.8
+    assert f1_score("Foreign Office", ["German Foreign Office"]) == pytest.approx(0.8)
+    assert f1_score("Microsoft", ["German Foreign Office", "Microsoft"]) == 1.0
+    assert f1_score("nothing shared", ["Microsoft"]) == 0.0

@@ -1,40 +1,254 @@
-"""The chat app's formatting, and the app served for real with its /ask endpoint."""
+"""The chat app's pure parts (follow-ups, formatting, upload checks), its handlers, and its /ask endpoint.
 
+The app in a real browser is tested in test_ui_browser.py.
+"""
+
+import json
 import socket
+import subprocess
+import sys
 
 import pytest
 
+from conftest import ROOT, HashingEmbedder
 from docqa.chunking import ChunkingParams
 from docqa.pipeline import Pipeline
-from docqa.types import Answer, Chunk, Citation, Hit
-from docqa.ui import escape_markdown, format_answer, reply
+from docqa.retrieve import RetrievalSettings
+from docqa.types import Answer, Chunk, Citation, Document, Hit
+from docqa.ui import (
+    MAX_UPLOAD_BYTES, Turn, UploadRejected, add_documents, check_upload, escape_markdown, format_reply,
+    remove_document, render_documents, render_sources, resolve_followup, respond, turn_for_message,
+)
+
+INJECTION = "<script>alert(1)</script> <img src=x onerror=alert(1)>"
+
+
+def plain(markdown: str) -> str:
+    """A Markdown status line without the backslashes that keep file names literal."""
+    return markdown.replace("\\", "")
+
+
+@pytest.fixture
+def pipeline(small_corpus, tmp_path, embedder):
+    pipeline = Pipeline(small_corpus, tmp_path / "index", embedder=embedder, chunking=ChunkingParams(40, 8))
+    pipeline.ensure_index()
+    return pipeline
+
+
+# ---------------------------------------------------------------- follow-ups
+
+@pytest.mark.parametrize("question, previous, expected", [
+    ("When was it published?", "What report did the group write in 2009?",
+     "When was it published? report group write 2009"),
+    ("What about 2011?", "Which meetings did the group organize in 2010?",
+     "What about 2011? meetings group organize 2010"),
+    ("Who hosted them?", "What expert meetings were held in 2010?", "Who hosted them? expert meetings held 2010"),
+    ("Where?", "Which conference was held in 2011?", "Where? conference held 2011"),
+    # words the follow-up already has (by stem) are not repeated
+    ("What did it say about the reports?", "What did the report recommend?",
+     "What did it say about the reports? recommend"),
+])
+def test_a_followup_is_completed_with_the_previous_subject(question, previous, expected):
+    assert resolve_followup(question, previous) == expected
+
+
+@pytest.mark.parametrize("question, previous", [
+    ("Which company did the working group collaborate with in 2010?", "Who leads the working group?"),
+    ("Where was the 2011 conference held?", "What are the documentaries about?"),
+    ("When was it published?", None),
+    ("When was it published?", "   "),
+])
+def test_a_question_that_stands_alone_is_searched_as_it_is(question, previous):
+    assert resolve_followup(question, previous) == question
+
+
+def test_followups_chain_and_stay_bounded():
+    first = "What report did the group write in 2009?"
+    second = resolve_followup("When was it published?", first)
+    third = resolve_followup("What does it recommend?", second)
+    assert third == "What does it recommend? published report group write 2009"
+    assert resolve_followup("And then?", third).count("report") == 1
+
+
+def test_followup_set_is_about_the_default_document():
+    pairs = [json.loads(line) for line in (ROOT / "tests" / "data" / "followups.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(pairs) >= 10 and len({p["id"] for p in pairs}) == len(pairs)
+    documents = Pipeline(ROOT / "corpus", ROOT / "index", embedder=HashingEmbedder()).index.documents
+    text = " ".join(" ".join(d.text.split()) for d in documents.values()).casefold()
+    for pair in pairs:
+        assert pair["first"].strip() and pair["followup"].strip()
+        assert all(" ".join(gold.split()).casefold() in text for gold in pair["answers"]), pair["id"]
+        resolved = resolve_followup(pair["followup"], pair["first"])
+        assert (resolved == pair["followup"]) == bool(pair.get("standalone")), pair["id"]
+
+
+# ---------------------------------------------------------------- showing answers
+
+DOCUMENT = Document("a<b>.txt", "Intro here. The quote is here. " + INJECTION + " Tail text follows.", "0")
+CHUNK = Chunk("c1", "a<b>.txt", 12, 58 + len(INJECTION) - 26, DOCUMENT.text[12:58 + len(INJECTION) - 26], 9)
+QUOTE = Citation(1, "a<b>.txt", "c1", 12, 30, "The quote is here.")
+ANSWERED = Answer("q?", "The quote is here. [1]", True, (QUOTE,), (Hit(CHUNK, 0.5, 1),))
 
 
 def test_document_text_is_shown_as_text():
-    text = "<script>alert(1)</script> <img src=x onerror=alert(1)> **bold** [link](http://x)"
+    text = INJECTION + " **bold** [link](http://x)"
     shown = escape_markdown(text)
     assert "<script>" not in shown and "<img" not in shown
     assert "&lt;script&gt;" in shown
     assert "\\*\\*bold\\*\\*" in shown and "\\[link\\]" in shown
 
 
-def test_answer_lists_its_sources_under_it():
-    chunk = Chunk("c", "a.txt", 0, 20, "The quote is here.", 5)
-    answer = Answer("q?", "The quote is here. [1]", True,
-                    (Citation(1, "a.txt", "c", 0, 18, "The quote is here."),), (Hit(chunk, 0.5, 1),))
-    shown = format_answer(answer)
-    assert "**Sources**" in shown and "a\\.txt" in shown and "characters 0–18" in shown
+def test_markers_link_to_their_source_entries():
+    reply = format_reply(ANSWERED, turn=3)
+    assert reply == 'The quote is here\\. <a class="docqa-marker" href="#docqa-t3-s1">&#91;1&#93;</a>'
+    unsafe = Answer("q?", f"{INJECTION} [1]", True, (QUOTE,), (Hit(CHUNK, 0.5, 1),))
+    assert "<script" not in format_reply(unsafe, 1) and "<img" not in format_reply(unsafe, 1)
 
 
-def test_errors_become_messages(small_corpus, tmp_path, embedder):
-    pipeline = Pipeline(small_corpus, tmp_path / "index", embedder=embedder, chunking=ChunkingParams(40, 8))
-    pipeline.build()
-    history, cleared = reply(pipeline, "   ", [])
-    assert cleared == ""
-    assert history[-1]["role"] == "assistant" and "question is empty" in history[-1]["content"]
-    history, _ = reply(pipeline, "Who hosted the first meeting?", history)
-    assert "German Foreign Office" in history[-1]["content"] and len(history) == 4
+def test_sources_panel_highlights_the_quote_and_escapes_everything():
+    turn = Turn(2, "q?", "q? subject", "hybrid", 5, ANSWERED, 3)
+    panel = render_sources(turn, {DOCUMENT.source: DOCUMENT})
+    assert 'id="docqa-t2-s1"' in panel and "<mark>The quote is here.</mark>" in panel
+    assert "a&lt;b&gt;.txt" in panel and "passage score 0.500" in panel and "quote at characters 12–30" in panel
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in panel and "<script" not in panel and "<img" not in panel
+    assert "Searched for <q>q? subject</q>" in panel and "completed with the previous" in panel
+    assert "Intro" not in panel  # no context unless asked for
 
+
+def test_context_reveals_more_of_the_document_around_the_passage():
+    turn = Turn(1, "q?", "q?", "dense", 5, ANSWERED, 1)
+    panel = render_sources(turn, {DOCUMENT.source: DOCUMENT}, context_chars=200)
+    assert '<span class="docqa-context">Intro here. </span>' in panel
+    assert "Tail text follows." in panel and "completed" not in panel
+    # the document changed since the answer: the passage as answered, without context
+    changed = Document(DOCUMENT.source, "Something else entirely now.", "1")
+    panel = render_sources(turn, {DOCUMENT.source: changed}, context_chars=200)
+    assert "<mark>The quote is here.</mark>" in panel and "Intro" not in panel and "Something" not in panel
+
+
+def test_a_declined_answer_still_shows_the_closest_passages_marked():
+    declined = Answer("q?", "The documents don't say. The closest passages are listed below.", False, (),
+                      (Hit(CHUNK, 0.2, 1),))
+    assert format_reply(declined, 1) == "The documents don't say\\. The closest passages are shown beside the chat\\."
+    panel = render_sources(Turn(1, "q?", "q?", "hybrid", 5, declined, 1), {DOCUMENT.source: DOCUMENT})
+    assert "None of these passages supports an answer" in panel
+    assert "does not support an answer" in panel and 'id="docqa-t1-p1"' in panel and "<mark>" not in panel
+
+
+def test_the_empty_panel_explains_itself():
+    assert "Sources appear here" in render_sources(None, {})
+
+
+# ---------------------------------------------------------------- the conversation
+
+def test_a_question_then_a_followup(pipeline):
+    history, turns, cleared = respond(pipeline, "Who hosted the first meeting?", [], [], 3, "hybrid")
+    assert cleared == "" and len(history) == 2 and len(turns) == 1
+    assert "German Foreign Office" in history[-1]["content"] and 'href="#docqa-t1-s1"' in history[-1]["content"]
+    history, turns, _ = respond(pipeline, "Who hosted it?", history, turns, 3, "hybrid")
+    assert turns[-1].search_query == "Who hosted it? first meeting"
+    assert turns[-1].question == "Who hosted it?" and turns[-1].answer.question == "Who hosted it?"
+
+
+def test_settings_apply_per_request_and_k_is_capped(pipeline):
+    _, turns, _ = respond(pipeline, "Who hosted the first meeting?", [], [], 50, "keyword")
+    assert turns[0].mode == "keyword" and turns[0].k == pipeline.index.size
+    assert all(hit.dense_score is None for hit in turns[0].answer.passages)  # keyword scores only
+    assert pipeline.retrieval == RetrievalSettings()  # shared state untouched
+
+
+def test_errors_become_messages(pipeline, monkeypatch):
+    history, turns, _ = respond(pipeline, "   ", [], [])
+    assert "question is empty" in history[-1]["content"] and turns == []
+    history, turns, _ = respond(pipeline, "Who?", history, turns, 3, "semantic")
+    assert "retrieval mode 'semantic' is unknown" in history[-1]["content"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal detail")
+
+    monkeypatch.setattr(pipeline, "ask", broken)
+    history, turns, _ = respond(pipeline, "Who hosted the first meeting?", history, turns)
+    assert "went wrong" in history[-1]["content"] and "internal detail" not in history[-1]["content"]
+    assert len(history) == 6 and turns == []
+
+
+def test_a_chat_message_leads_to_its_turn(pipeline):
+    history, turns, _ = respond(pipeline, "Who hosted the first meeting?", [], [], 3)
+    history, turns, _ = respond(pipeline, "", history, turns, 3)  # an error reply: no turn
+    history, turns, _ = respond(pipeline, "Which company held the second meeting?", history, turns, 3)
+    assert [turn_for_message(turns, i) for i in range(6)] == [turns[0], turns[0], None, None, turns[1], turns[1]]
+
+
+# ---------------------------------------------------------------- documents
+
+@pytest.mark.parametrize("name, data, words", [
+    ("../../x.txt", b"text", "not a plain file name"),
+    ("notes/x.txt", b"text", "not a plain file name"),
+    ("..\\x.txt", b"text", "not a plain file name"),
+    (".hidden.txt", b"text", "not a plain file name"),
+    ("report.pdf", b"%PDF-1.4", "docqa reads .txt and .md files"),
+    ("empty.txt", b"", "is empty"),
+    ("blank.md", b" \n\t\n", "is empty"),
+    ("latin1.txt", "café".encode("latin-1"), "not UTF-8 text"),
+    ("binary.txt", b"abc\x00def", "NUL bytes"),
+    ("big.txt", b"x" * 101, "big.txt is 101 bytes; the limit is 100 bytes"),
+])
+def test_uploads_are_checked(tmp_path, name, data, words):
+    with pytest.raises(UploadRejected, match=words):
+        check_upload(name, data, tmp_path, max_bytes=100)
+
+
+def test_an_upload_never_overwrites_silently(tmp_path):
+    (tmp_path / "notes.txt").write_text("old text", encoding="utf-8")
+    with pytest.raises(UploadRejected, match="already in the corpus, unchanged"):
+        check_upload("notes.txt", b"old text", tmp_path)
+    with pytest.raises(UploadRejected, match="a different notes.txt is already in the corpus"):
+        check_upload("notes.txt", b"new text", tmp_path)
+    assert check_upload("notes.txt", b"new text", tmp_path, replace=True) == tmp_path / "notes.txt"
+    assert check_upload("Notes.MD", "ünïcode".encode(), tmp_path) == tmp_path / "Notes.MD"
+    assert MAX_UPLOAD_BYTES == 20 * 1024 * 1024
+
+
+def test_an_uploaded_document_is_answerable_at_once_and_can_be_removed(pipeline, tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "budget.txt").write_text("The annual budget of the observatory was 4 million euros.", encoding="utf-8")
+    (uploads / "scan.pdf").write_bytes(b"%PDF")
+    report = add_documents(pipeline, [str(uploads / "budget.txt"), str(uploads / "scan.pdf")])
+    assert "scan.pdf: docqa reads .txt and .md" in plain(report) and "added budget.txt" in plain(report)
+    assert (pipeline.corpus_dir / "budget.txt").is_file() and not (pipeline.corpus_dir / "scan.pdf").exists()
+    assert "budget.txt</td><td>1</td>" in render_documents(pipeline)
+    history, turns, _ = respond(pipeline, "What was the annual budget of the observatory?", [], [], 3)
+    assert turns[0].answer.citations[0].source == "budget.txt"
+
+    assert "already in the corpus, unchanged" in add_documents(pipeline, [str(uploads / "budget.txt")])
+    with open(uploads / "huge.txt", "wb") as huge:
+        huge.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: checked by its size, never read
+    assert "huge.txt is 20.0 MB; the limit is 20.0 MB" in plain(add_documents(pipeline, [str(uploads / "huge.txt")]))
+    assert not (pipeline.corpus_dir / "huge.txt").exists()
+    assert "not in the corpus" in remove_document(pipeline, "../outside.txt")
+    assert "removed budget.txt" in plain(remove_document(pipeline, "budget.txt"))
+    assert "budget.txt" not in pipeline.index.documents and not (pipeline.corpus_dir / "budget.txt").exists()
+    assert remove_document(pipeline, None) == "Nothing removed."
+
+
+def test_the_only_document_cannot_be_removed(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "only.txt").write_text("The only document says one thing.", encoding="utf-8")
+    pipeline = Pipeline(corpus, tmp_path / "index", embedder=embedder, chunking=ChunkingParams(40, 8))
+    pipeline.ensure_index()
+    assert "is the only document" in remove_document(pipeline, "only.txt")
+    assert (corpus / "only.txt").is_file()
+
+
+def test_importing_the_ui_does_no_work():
+    code = "import sys, docqa.ui; print(sorted(m for m in ('gradio', 'torch', 'faiss') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- the served app
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -42,12 +256,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_served_app_answers_through_the_ask_endpoint(small_corpus, tmp_path, embedder):
+def test_served_app_answers_through_the_ask_endpoint(pipeline):
     gradio_client = pytest.importorskip("gradio_client", reason="gradio_client comes with the dev extra")
     from docqa.ui import serve
 
-    pipeline = Pipeline(small_corpus, tmp_path / "index", embedder=embedder, chunking=ChunkingParams(40, 8))
-    pipeline.ensure_index()
     port = free_port()
     app = serve(pipeline, host="127.0.0.1", port=port, block=False)
     try:
@@ -56,5 +268,9 @@ def test_served_app_answers_through_the_ask_endpoint(small_corpus, tmp_path, emb
         assert record["answerable"] is True
         assert record["citations"][0]["quote"] == "The first meeting was hosted by the German Foreign Office."
         assert len(record["passages"]) == 3
+        record = client.predict("Who hosted the first meeting?", api_name="/ask")  # k is optional
+        assert len(record["passages"]) == min(5, pipeline.index.size)
+        with pytest.raises(Exception, match="the question is empty"):
+            client.predict("  ", 3, api_name="/ask")
     finally:
         app.close()

@@ -12,13 +12,13 @@ import pytest
 
 from conftest import ROOT, HashingEmbedder
 from docqa.chunking import ChunkingParams
+from docqa.followups import resolve_followup
 from docqa.pipeline import Pipeline
 from docqa.retrieve import RetrievalSettings
 from docqa.types import Answer, Chunk, Citation, Document, Hit
-from docqa.ui import (
-    MAX_UPLOAD_BYTES, Turn, UploadRejected, add_documents, check_upload, escape_markdown, format_reply,
-    remove_document, render_documents, render_sources, resolve_followup, respond, turn_for_message,
-)
+from docqa.ui import render_documents, respond, turn_for_message
+from docqa.ui_render import Turn, escape_markdown, format_reply, render_sources
+from docqa.uploads import MAX_UPLOAD_BYTES, UploadRejected, add_documents, check_upload, remove_document
 
 INJECTION = "<script>alert(1)</script> <img src=x onerror=alert(1)>"
 
@@ -127,9 +127,9 @@ def test_context_reveals_more_of_the_document_around_the_passage():
 
 
 def test_a_declined_answer_still_shows_the_closest_passages_marked():
-    declined = Answer("q?", "The documents don't say. The closest passages are listed below.", False, (),
+    declined = Answer("q?", "The documents don't say: none of them mentions “budget”.", False, (),
                       (Hit(CHUNK, 0.2, 1),))
-    assert format_reply(declined, 1) == "The documents don't say\\. The closest passages are shown beside the chat\\."
+    assert format_reply(declined, 1) == "The documents don't say: none of them mentions “budget”\\."
     panel = render_sources(Turn(1, "q?", "q?", "hybrid", 5, declined, 1), {DOCUMENT.source: DOCUMENT})
     assert "None of these passages supports an answer" in panel
     assert "does not support an answer" in panel and 'id="docqa-t1-p1"' in panel and "<mark>" not in panel

@@ -6,6 +6,7 @@ screenshot of docs/screenshot.png (written there only with DOCQA_UPDATE_SCREENSH
 """
 
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -114,7 +115,9 @@ def test_an_answer_cites_its_source_and_a_followup_follows_the_conversation(app_
     expect(panel.locator("#docqa-t1-s1.docqa-flash")).to_have_count(1)
 
     followup = ask(page, "What about the additional one?")
-    expect(followup).to_contain_text("An additional film is planned for release in 2012. [1]")
+    # Follow-ups are answered as completed with the previous subject, so the first film's sentence
+    # may be quoted beside the one asked about; the additional film's sentence must be cited.
+    expect(followup).to_contain_text(re.compile(r"An additional film is planned for release in 2012\. \[\d\]"))
     expect(panel.locator(".docqa-query")).to_contain_text("Searched for What about the additional one? first film released")
 
     # a new subject is searched as typed; more of the document around its passage on request

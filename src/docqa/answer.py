@@ -185,8 +185,8 @@ def _decline_text(question: str, stats: TermStatistics) -> str:
     unknown = _words_not_in_documents(question, stats)
     if unknown:
         listed = ", ".join(f"“{w}”" for w in unknown[:4])
-        return f"The documents don't say: none of them mentions {listed}. The closest passages are listed below."
-    return "The documents don't say. The closest passages are listed below, but none of them answers the question."
+        return f"The documents don't say: none of them mentions {listed}."
+    return "The documents don't say: none of the passages found answers the question."
 
 
 def _overlaps(a: SentenceCandidate, b: SentenceCandidate) -> bool:

@@ -2,28 +2,28 @@
 
 Chat on the left, the sources of the selected answer on the right (each cited passage with
 its quote highlighted, and more of the document on request), settings per request, and a
-Documents tab to add and remove corpus files. Everything taken from documents or typed by
-users is shown as text: it is HTML-escaped before any HTML is built around it.
+Documents tab to add and remove corpus files. This module builds the page, wires its events,
+and serves it with the ``/ask`` endpoint; the work is done elsewhere:
+
+- ``followups``: completing a follow-up question with the previous turn's subject;
+- ``ui_render``: the reply and the sources panel, with all document and user text escaped;
+- ``uploads``: checking uploads, writing and removing corpus files, re-indexing.
 """
 
 
-import html
 import logging
 import os
-import re
 import threading
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping, Sequence
 
-from .config import progress_enabled
-from .corpus import SUPPORTED_SUFFIXES, list_corpus_files
 from .errors import DocqaError
+from .followups import resolve_followup
 from .pipeline import Pipeline
 from .retrieve import MODES, RetrievalSettings
-from .terms import QUESTION_WORDS, STOPWORDS, stem, words
-from .types import Answer, Citation, Document, Hit
+from .types import Document
+from .ui_render import UNEXPECTED, Turn, escape_html, escape_markdown, format_reply, render_sources
+from .uploads import MAX_UPLOAD_BYTES, add_documents, corpus_sources, reindex_and_report, remove_document
 
 logger = logging.getLogger(__name__)
 
@@ -39,196 +39,6 @@ PLACEHOLDER = ("**Ask a question about the documents.**\n\nEvery answer quotes t
 DEFAULT_K = 5
 MAX_K = 20
 MAX_CONTEXT_CHARS = 3000
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-UNEXPECTED = "Something went wrong; the details are in the server log."
-_CORPUS_CHANGES = threading.Lock()  # one upload or removal at a time, across all users
-
-
-class UploadRejected(DocqaError):
-    """A file offered for the corpus that docqa will not take, with the reason."""
-
-
-# ---------------------------------------------------------------- follow-up questions
-
-# Words that point back to something named earlier in the conversation.
-ANAPHORS = frozenset("it its itself they them their theirs themselves this these those he him his she her hers one ones".split())
-FOLLOWUP_OPENERS = ("and ", "also ", "what about ", "how about ", "what else")
-
-
-def resolve_followup(question: str, previous_query: str | None, *, max_own_terms: int = 1) -> str:
-    """The query to retrieve by for ``question``, given what the previous turn searched for.
-
-    There is no generative model to rewrite a follow-up, so a question that cannot stand on
-    its own (it points back with a pronoun, opens with "and"/"what about", or has at most
-    ``max_own_terms`` content terms) is completed with the previous query's content words
-    that it does not already hold: "When was it published?" after "What report did the group
-    write in 2009?" searches for "When was it published? report group write 2009". Other
-    questions are searched as they are, so a new subject starts a new chain.
-
-    Args:
-        question: the question as typed.
-        previous_query: the previous turn's search query (itself resolved), or None.
-
-    Returns:
-        The search query: ``question`` itself or ``question`` followed by the added words.
-    """
-    question = question.strip()
-    if not previous_query or not previous_query.strip():
-        return question
-    question_words = words(question)
-    own_terms = {stem(w) for w in question_words if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1}
-    lowered = " ".join(question_words) + " "
-    if not (ANAPHORS & set(question_words) or lowered.startswith(FOLLOWUP_OPENERS) or len(own_terms) <= max_own_terms):
-        return question
-    added: list[str] = []
-    seen = set(own_terms)
-    for word in words(previous_query):
-        term = stem(word)
-        if word in STOPWORDS or word in QUESTION_WORDS or word in ANAPHORS or len(word) < 2 or term in seen:
-            continue
-        seen.add(term)
-        added.append(word)
-    return f"{question} {' '.join(added)}" if added else question
-
-
-# ---------------------------------------------------------------- showing answers
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$])")
-_ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")
-
-
-def escape_markdown(text: str) -> str:
-    """Show text as text in a Markdown message: HTML escaped, Markdown syntax neutralised, white space folded."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(" ".join(text.split()), quote=False))
-
-
-def source_anchor(turn: int, marker: int) -> str:
-    """The element id of citation ``marker`` of answer ``turn`` in the sources panel."""
-    return f"docqa-t{turn}-s{marker}"
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One answered question of a conversation, as the sources panel shows it."""
-
-    number: int
-    question: str
-    search_query: str
-    mode: str
-    k: int
-    answer: Answer
-    message_index: int  # the answer's place in the chat; the question is the message before
-
-
-def format_reply(answer: Answer, turn: int) -> str:
-    """The chat message for an answer: its text, each marker [n] a link to its source entry."""
-    text = answer.text.replace("listed below", "shown beside the chat")  # the CLI lists them below
-    shown = escape_markdown(text)
-    if not answer.answerable:
-        return shown
-    return _ESCAPED_MARKER.sub(
-        lambda m: f'<a class="docqa-marker" href="#{source_anchor(turn, int(m.group(1)))}">&#91;{m.group(1)}&#93;</a>', shown
-    )
-
-
-def render_sources(turn: Turn | None, documents: Mapping[str, Document], context_chars: int = 0) -> str:
-    """The sources panel for one answer, as HTML in which every piece of document text is escaped.
-
-    Answered: one entry per citation (file, page, characters, score, the passage with the
-    quote marked, ``context_chars`` of the document around it), then the other passages.
-    Declined: the closest passages, each marked as not supporting an answer.
-    """
-    if turn is None:
-        return ('<div class="docqa-sources docqa-empty">Sources appear here: every passage an answer '
-                'cites, with the quoted sentence highlighted.</div>')
-    answer = turn.answer
-    parts = ['<div class="docqa-sources">',
-             f'<p class="docqa-question">Sources for <q>{_escape(turn.question)}</q></p>',
-             f'<p class="docqa-query">Searched for <q>{_escape(turn.search_query)}</q> '
-             f'({_escape(turn.mode)}, {turn.k} passages)'
-             + (' — the question was completed with the previous one’s subject' if turn.search_query != turn.question else '')
-             + '</p>']
-    hits = {hit.chunk.chunk_id: hit for hit in answer.passages}
-    if answer.answerable:
-        for citation in answer.citations:
-            hit = hits.get(citation.chunk_id)
-            parts.append(_entry(source_anchor(turn.number, citation.marker), f"[{citation.marker}]", citation.source,
-                                citation.page, citation.start, citation.end, hit, [citation], documents, context_chars))
-        cited = {c.chunk_id for c in answer.citations}
-        others = [hit for hit in answer.passages if hit.chunk.chunk_id not in cited]
-        if others:
-            parts.append(f'<details class="docqa-others"><summary>{len(others)} more passages searched</summary>')
-            parts += [_passage_entry(turn.number, hit, documents, context_chars) for hit in others]
-            parts.append("</details>")
-    else:
-        parts.append('<p class="docqa-notice">None of these passages supports an answer; they are the '
-                     'closest the documents hold.</p>')
-        parts += [_passage_entry(turn.number, hit, documents, context_chars, unsupported=True) for hit in answer.passages]
-    parts.append("</div>")
-    return "\n".join(parts)
-
-
-def _escape(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _passage_entry(turn: int, hit: Hit, documents, context_chars: int, unsupported: bool = False) -> str:
-    return _entry(f"docqa-t{turn}-p{hit.rank}", f"#{hit.rank}", hit.chunk.source, hit.chunk.page, hit.chunk.start,
-                  hit.chunk.end, hit, [], documents, context_chars, unsupported=unsupported)
-
-
-def _entry(element_id: str, label: str, source: str, page: int | None, start: int, end: int, hit: Hit | None,
-           citations: Sequence[Citation], documents: Mapping[str, Document], context_chars: int,
-           unsupported: bool = False) -> str:
-    place = f"p. {page} · " if page is not None else ""
-    place += "quote at " if citations else ""
-    score = f" · passage score {hit.score:.3f}" if hit is not None else ""
-    badge = '<span class="docqa-badge">does not support an answer</span>' if unsupported else ""
-    css = "docqa-unsupported" if unsupported else ("docqa-cited" if citations else "docqa-other")
-    header = (f'<header><span class="docqa-label">{_escape(label)}</span> <span class="docqa-file">{_escape(source)}</span>'
-              f'{badge}<div class="docqa-meta">{place}characters {start}–{end}{score}</div></header>')
-    body = _passage_html(hit, citations, documents.get(source), context_chars) if hit is not None else (
-        f"<mark>{_escape(citations[0].quote)}</mark>" if citations else "")
-    return f'<article id="{element_id}" class="docqa-source {css}">{header}<div class="docqa-passage">{body}</div></article>'
-
-
-def _passage_html(hit: Hit, citations: Sequence[Citation], document: Document | None, context_chars: int) -> str:
-    """The passage with its quotes in <mark>, and ``context_chars`` of the document on each side."""
-    chunk = hit.chunk
-    if document is not None and document.text[chunk.start:chunk.end] == chunk.text:
-        text, offset = document.text, 0
-    else:  # the document changed or was removed since: show the passage as it was answered from
-        text, offset, context_chars = chunk.text, chunk.start, 0
-    start = min([chunk.start] + [c.start for c in citations]) - offset
-    end = max([chunk.end] + [c.end for c in citations]) - offset
-    start, end = max(0, start), min(len(text), end)
-    window_start, window_end = _word_window(text, start, end, max(0, int(context_chars)))
-    quotes = [(c.start - offset, c.end - offset) for c in citations]
-    cuts = sorted({window_start, window_end, start, end, *(p for q in quotes for p in q if window_start < p < window_end)})
-    pieces = ["… " if window_start > 0 else ""]
-    for a, b in zip(cuts, cuts[1:]):
-        piece = _escape(text[a:b])
-        if any(qa <= a and b <= qb for qa, qb in quotes):
-            piece = f"<mark>{piece}</mark>"
-        if b <= start or a >= end:
-            piece = f'<span class="docqa-context">{piece}</span>'
-        pieces.append(piece)
-    pieces.append(" …" if window_end < len(text) else "")
-    return "".join(pieces)
-
-
-def _word_window(text: str, start: int, end: int, context_chars: int) -> tuple[int, int]:
-    """``[start, end)`` widened by up to ``context_chars`` on each side, cut at spaces, not inside words."""
-    if context_chars == 0:
-        return start, end
-    window_start, window_end = max(0, start - context_chars), min(len(text), end + context_chars)
-    if window_start > 0:
-        space = text.find(" ", window_start, start)
-        window_start = space + 1 if space != -1 else start
-    if window_end < len(text):
-        space = text.rfind(" ", end, window_end)
-        window_end = space if space != -1 else end
-    return window_start, window_end
 
 
 # ---------------------------------------------------------------- conversation
@@ -282,151 +92,22 @@ def ask_record(pipeline: Pipeline, question: str, k: int | None = DEFAULT_K, mod
 
 # ---------------------------------------------------------------- documents
 
-def check_upload(name: str, data: bytes, corpus_dir: Path, *, replace: bool = False,
-                 max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
-    """Where an uploaded file may go in the corpus folder, or why it may not.
-
-    Returns:
-        The destination path, directly inside ``corpus_dir``.
-
-    Raises:
-        UploadRejected: a name with a folder part or hidden, an unsupported type, too large,
-            empty, not UTF-8 text, or a file of that name already there (unless ``replace``).
-    """
-    shown = name if len(name) <= 80 else name[:79] + "…"
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    if base != name or not base or base.startswith(".") or "\x00" in name:
-        raise UploadRejected(f"{shown!r} is not a plain file name; upload the file itself, named like report.txt")
-    if Path(base).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise UploadRejected(f"{shown}: docqa reads {' and '.join(SUPPORTED_SUFFIXES)} files; save it as plain text first")
-    check_upload_size(name, len(data), max_bytes)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UploadRejected(f"{shown} is not UTF-8 text (byte {error.start}); save it as UTF-8 and upload it again") from None
-    if "\x00" in text:
-        raise UploadRejected(f"{shown} holds NUL bytes, so it is not a text file; upload plain text")
-    if not text.strip():
-        raise UploadRejected(f"{shown} is empty; there is nothing to index")
-    destination = Path(corpus_dir) / base
-    if not destination.resolve().parent == Path(corpus_dir).resolve():
-        raise UploadRejected(f"{shown!r} would land outside the corpus folder; rename it")
-    if destination.exists() and not replace:
-        if destination.read_bytes() == data:
-            raise UploadRejected(f"{shown} is already in the corpus, unchanged")
-        raise UploadRejected(f"a different {base} is already in the corpus; rename the upload, "
-                             f"or tick “Replace files with the same name”")
-    return destination
-
-
-def check_upload_size(name: str, size: int, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
-    """Raise UploadRejected when a file of ``size`` bytes is over the limit."""
-    if size > max_bytes:
-        raise UploadRejected(f"{name} is {_size(size)}; the limit is {_size(max_bytes)}: split it into smaller files")
-
-
-def _size(count: int) -> str:
-    return f"{count / 2**20:.1f} MB" if count >= 2**20 else f"{count:,} bytes"
-
-
-def save_upload(destination: Path, data: bytes) -> None:
-    """Write ``data`` to ``destination`` in one step (a hidden temporary file, then a rename)."""
-    temporary = destination.parent / f".{destination.name}.upload-{os.getpid()}"
-    temporary.write_bytes(data)
-    os.replace(temporary, destination)
-
-
-def add_documents(pipeline: Pipeline, paths: Sequence[str] | None, replace: bool = False, progress=None) -> str:
-    """Check and copy uploaded files into the corpus folder, then re-index. Returns a Markdown report.
-
-    Args:
-        paths: the uploaded files; each file's own name is its name in the corpus.
-        progress: a callable ``progress(fraction, desc=...)`` (Gradio's), told when indexing starts.
-    """
-    if not paths:
-        return "Choose .txt or .md files to add."
-    lines, added = [], []
-    with _CORPUS_CHANGES:  # two uploads of one name must not both pass the existence check
-        for path in map(Path, paths):
-            try:
-                check_upload_size(path.name, path.stat().st_size)  # before reading a huge file
-                data = path.read_bytes()
-                destination = check_upload(path.name, data, pipeline.corpus_dir, replace=replace)
-                save_upload(destination, data)
-                added.append(destination.name)
-            except DocqaError as error:
-                lines.append(f"✗ {escape_markdown(str(error))}")
-            except OSError as error:
-                logger.warning("could not add %s: %s", path, error)
-                lines.append(f"✗ {escape_markdown(path.name)} could not be saved in the corpus folder ({escape_markdown(error.strerror or 'I/O error')})")
-        if added:
-            if progress is not None:
-                progress(0.1, desc=f"Indexing {len(added)} new file(s)…")
-            lines += _reindex(pipeline, [f"added {name}" for name in added])
-    return "\n\n".join(lines)
-
-
-def remove_document(pipeline: Pipeline, source: str | None, progress=None) -> str:
-    """Delete corpus file ``source`` (one of ``corpus_sources``) and re-index. Returns a Markdown report."""
-    if not source:
-        return "Nothing removed."
-    with _CORPUS_CHANGES:
-        try:
-            files = {f.source: f.path for f in list_corpus_files(pipeline.corpus_dir)}
-            if source not in files:  # only listed files: a crafted name cannot reach outside the folder
-                return f"✗ {escape_markdown(source)} is not in the corpus (any more); refresh the list"
-            documents = pipeline.index.documents
-            if source in documents and len(documents) == 1:
-                return f"✗ {escape_markdown(source)} is the only document; add another before removing it"
-            files[source].unlink()
-        except DocqaError as error:
-            return f"✗ {escape_markdown(str(error))}"
-        except OSError as error:
-            logger.warning("could not remove %s: %s", source, error)
-            return f"✗ {escape_markdown(source)} could not be removed ({escape_markdown(error.strerror or 'I/O error')})"
-        if progress is not None:
-            progress(0.1, desc="Indexing the remaining documents…")
-        return "\n\n".join(_reindex(pipeline, [f"removed {source}"]))
-
-
-def _reindex(pipeline: Pipeline, done: list[str]) -> list[str]:
-    try:
-        report = pipeline.ensure_index(progress=progress_enabled())
-        index = pipeline.index
-    except DocqaError as error:
-        return [f"✗ {escape_markdown(str(error))}"]
-    except Exception:
-        logger.exception("indexing failed")
-        return [f"✗ {UNEXPECTED}"]
-    built = f" in {report.seconds:.1f} s" if report is not None else ""
-    return [f"✓ {escape_markdown(', '.join(done))}; indexed {len(index.documents)} documents, "
-            f"{index.size} passages{built}. Ask away."]
-
-
 def render_documents(pipeline: Pipeline) -> str:
     """The table of indexed files with their passage counts, and files that were skipped (escaped HTML)."""
     try:
         index = pipeline.index
     except DocqaError as error:
-        return f'<p class="docqa-notice">{_escape(str(error))}</p>'
+        return f'<p class="docqa-notice">{escape_html(str(error))}</p>'
     counts = Counter(chunk.source for chunk in index.chunks)
     rows = "".join(
-        f"<tr><td>{_escape(source)}</td><td>{counts[source]}</td><td>{len(document.text):,}</td></tr>"
+        f"<tr><td>{escape_html(source)}</td><td>{counts[source]}</td><td>{len(document.text):,}</td></tr>"
         for source, document in sorted(index.documents.items())
     )
     skipped = index.manifest.get("corpus", {}).get("skipped", {})
-    notes = "".join(f"<li>{_escape(source)}: {_escape(reason)}</li>" for source, reason in sorted(skipped.items()))
+    notes = "".join(f"<li>{escape_html(source)}: {escape_html(reason)}</li>" for source, reason in sorted(skipped.items()))
     return ('<table class="docqa-documents"><thead><tr><th>File</th><th>Passages</th><th>Characters</th></tr></thead>'
             f"<tbody>{rows}</tbody></table>"
             + (f'<p>Not indexed:</p><ul class="docqa-skipped">{notes}</ul>' if notes else ""))
-
-
-def corpus_sources(pipeline: Pipeline) -> list[str]:
-    """The corpus files that can be removed, as corpus-relative paths."""
-    try:
-        return [f.source for f in list_corpus_files(pipeline.corpus_dir)]
-    except DocqaError:
-        return []
 
 
 # ---------------------------------------------------------------- the app
@@ -532,7 +213,7 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
         return on_documents_changed(remove_document(pipeline, source, progress))
 
     def on_refresh():
-        return on_documents_changed("\n\n".join(_reindex(pipeline, ["checked the corpus folder"])))
+        return on_documents_changed("\n\n".join(reindex_and_report(pipeline, ["checked the corpus folder"])))
 
     def on_api_ask(question, k, mode):
         try:

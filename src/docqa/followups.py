@@ -1,0 +1,48 @@
+"""Follow-up questions in the chat: completing a question that cannot stand on its own.
+
+There is no generative model to rewrite "When was it published?" into a full question, so a
+follow-up is searched together with the content words of the previous turn's query. Pure: no
+files, no models, no Gradio.
+"""
+
+from .terms import QUESTION_WORDS, STOPWORDS, stem, words
+
+# Words that point back to something named earlier in the conversation.
+ANAPHORS = frozenset("it its itself they them their theirs themselves this these those he him his she her hers one ones".split())
+FOLLOWUP_OPENERS = ("and ", "also ", "what about ", "how about ", "what else")
+
+
+def resolve_followup(question: str, previous_query: str | None, *, max_own_terms: int = 1) -> str:
+    """The query to retrieve by for ``question``, given what the previous turn searched for.
+
+    There is no generative model to rewrite a follow-up, so a question that cannot stand on
+    its own (it points back with a pronoun, opens with "and"/"what about", or has at most
+    ``max_own_terms`` content terms) is completed with the previous query's content words
+    that it does not already hold: "When was it published?" after "What report did the group
+    write in 2009?" searches for "When was it published? report group write 2009". Other
+    questions are searched as they are, so a new subject starts a new chain.
+
+    Args:
+        question: the question as typed.
+        previous_query: the previous turn's search query (itself resolved), or None.
+
+    Returns:
+        The search query: ``question`` itself or ``question`` followed by the added words.
+    """
+    question = question.strip()
+    if not previous_query or not previous_query.strip():
+        return question
+    question_words = words(question)
+    own_terms = {stem(w) for w in question_words if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1}
+    lowered = " ".join(question_words) + " "
+    if not (ANAPHORS & set(question_words) or lowered.startswith(FOLLOWUP_OPENERS) or len(own_terms) <= max_own_terms):
+        return question
+    added: list[str] = []
+    seen = set(own_terms)
+    for word in words(previous_query):
+        term = stem(word)
+        if word in STOPWORDS or word in QUESTION_WORDS or word in ANAPHORS or len(word) < 2 or term in seen:
+            continue
+        seen.add(term)
+        added.append(word)
+    return f"{question} {' '.join(added)}" if added else question

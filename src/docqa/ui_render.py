@@ -1,0 +1,152 @@
+"""What the chat app shows for an answer: the Markdown reply and the HTML of the sources panel.
+
+Pure functions of their inputs (an ``Answer``, the documents it came from), so they are tested
+without a server or a browser. Everything taken from documents or typed by users is shown as
+text: it is HTML-escaped before any HTML is built around it.
+"""
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .types import Answer, Citation, Document, Hit
+
+UNEXPECTED = "Something went wrong; the details are in the server log."
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$])")
+_ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")
+
+
+def escape_markdown(text: str) -> str:
+    """Show text as text in a Markdown message: HTML escaped, Markdown syntax neutralised, white space folded."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(" ".join(text.split()), quote=False))
+
+
+def source_anchor(turn: int, marker: int) -> str:
+    """The element id of citation ``marker`` of answer ``turn`` in the sources panel."""
+    return f"docqa-t{turn}-s{marker}"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One answered question of a conversation, as the sources panel shows it."""
+
+    number: int
+    question: str
+    search_query: str
+    mode: str
+    k: int
+    answer: Answer
+    message_index: int  # the answer's place in the chat; the question is the message before
+
+
+def format_reply(answer: Answer, turn: int) -> str:
+    """The chat message for an answer: its text, each marker [n] a link to its source entry."""
+    shown = escape_markdown(answer.text)
+    if not answer.answerable:
+        return shown
+    return _ESCAPED_MARKER.sub(
+        lambda m: f'<a class="docqa-marker" href="#{source_anchor(turn, int(m.group(1)))}">&#91;{m.group(1)}&#93;</a>', shown
+    )
+
+
+def render_sources(turn: Turn | None, documents: Mapping[str, Document], context_chars: int = 0) -> str:
+    """The sources panel for one answer, as HTML in which every piece of document text is escaped.
+
+    Answered: one entry per citation (file, page, characters, score, the passage with the
+    quote marked, ``context_chars`` of the document around it), then the other passages.
+    Declined: the closest passages, each marked as not supporting an answer.
+    """
+    if turn is None:
+        return ('<div class="docqa-sources docqa-empty">Sources appear here: every passage an answer '
+                'cites, with the quoted sentence highlighted.</div>')
+    answer = turn.answer
+    parts = ['<div class="docqa-sources">',
+             f'<p class="docqa-question">Sources for <q>{escape_html(turn.question)}</q></p>',
+             f'<p class="docqa-query">Searched for <q>{escape_html(turn.search_query)}</q> '
+             f'({escape_html(turn.mode)}, {turn.k} passages)'
+             + (' — the question was completed with the previous one’s subject' if turn.search_query != turn.question else '')
+             + '</p>']
+    hits = {hit.chunk.chunk_id: hit for hit in answer.passages}
+    if answer.answerable:
+        for citation in answer.citations:
+            hit = hits.get(citation.chunk_id)
+            parts.append(_entry(source_anchor(turn.number, citation.marker), f"[{citation.marker}]", citation.source,
+                                citation.page, citation.start, citation.end, hit, [citation], documents, context_chars))
+        cited = {c.chunk_id for c in answer.citations}
+        others = [hit for hit in answer.passages if hit.chunk.chunk_id not in cited]
+        if others:
+            parts.append(f'<details class="docqa-others"><summary>{len(others)} more passages searched</summary>')
+            parts += [_passage_entry(turn.number, hit, documents, context_chars) for hit in others]
+            parts.append("</details>")
+    else:
+        parts.append('<p class="docqa-notice">None of these passages supports an answer; they are the '
+                     'closest the documents hold.</p>')
+        parts += [_passage_entry(turn.number, hit, documents, context_chars, unsupported=True) for hit in answer.passages]
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def escape_html(text: str) -> str:
+    """Show text as text in HTML, quotes included, so it is safe inside elements and attribute values."""
+    return html.escape(text, quote=True)
+
+
+def _passage_entry(turn: int, hit: Hit, documents, context_chars: int, unsupported: bool = False) -> str:
+    return _entry(f"docqa-t{turn}-p{hit.rank}", f"#{hit.rank}", hit.chunk.source, hit.chunk.page, hit.chunk.start,
+                  hit.chunk.end, hit, [], documents, context_chars, unsupported=unsupported)
+
+
+def _entry(element_id: str, label: str, source: str, page: int | None, start: int, end: int, hit: Hit | None,
+           citations: Sequence[Citation], documents: Mapping[str, Document], context_chars: int,
+           unsupported: bool = False) -> str:
+    place = f"p. {page} · " if page is not None else ""
+    place += "quote at " if citations else ""
+    score = f" · passage score {hit.score:.3f}" if hit is not None else ""
+    badge = '<span class="docqa-badge">does not support an answer</span>' if unsupported else ""
+    css = "docqa-unsupported" if unsupported else ("docqa-cited" if citations else "docqa-other")
+    header = (f'<header><span class="docqa-label">{escape_html(label)}</span> <span class="docqa-file">{escape_html(source)}</span>'
+              f'{badge}<div class="docqa-meta">{place}characters {start}–{end}{score}</div></header>')
+    body = _passage_html(hit, citations, documents.get(source), context_chars) if hit is not None else (
+        f"<mark>{escape_html(citations[0].quote)}</mark>" if citations else "")
+    return f'<article id="{element_id}" class="docqa-source {css}">{header}<div class="docqa-passage">{body}</div></article>'
+
+
+def _passage_html(hit: Hit, citations: Sequence[Citation], document: Document | None, context_chars: int) -> str:
+    """The passage with its quotes in <mark>, and ``context_chars`` of the document on each side."""
+    chunk = hit.chunk
+    if document is not None and document.text[chunk.start:chunk.end] == chunk.text:
+        text, offset = document.text, 0
+    else:  # the document changed or was removed since: show the passage as it was answered from
+        text, offset, context_chars = chunk.text, chunk.start, 0
+    start = min([chunk.start] + [c.start for c in citations]) - offset
+    end = max([chunk.end] + [c.end for c in citations]) - offset
+    start, end = max(0, start), min(len(text), end)
+    window_start, window_end = _word_window(text, start, end, max(0, int(context_chars)))
+    quotes = [(c.start - offset, c.end - offset) for c in citations]
+    cuts = sorted({window_start, window_end, start, end, *(p for q in quotes for p in q if window_start < p < window_end)})
+    pieces = ["… " if window_start > 0 else ""]
+    for a, b in zip(cuts, cuts[1:]):
+        piece = escape_html(text[a:b])
+        if any(qa <= a and b <= qb for qa, qb in quotes):
+            piece = f"<mark>{piece}</mark>"
+        if b <= start or a >= end:
+            piece = f'<span class="docqa-context">{piece}</span>'
+        pieces.append(piece)
+    pieces.append(" …" if window_end < len(text) else "")
+    return "".join(pieces)
+
+
+def _word_window(text: str, start: int, end: int, context_chars: int) -> tuple[int, int]:
+    """``[start, end)`` widened by up to ``context_chars`` on each side, cut at spaces, not inside words."""
+    if context_chars == 0:
+        return start, end
+    window_start, window_end = max(0, start - context_chars), min(len(text), end + context_chars)
+    if window_start > 0:
+        space = text.find(" ", window_start, start)
+        window_start = space + 1 if space != -1 else start
+    if window_end < len(text):
+        space = text.rfind(" ", end, window_end)
+        window_end = space if space != -1 else end
+    return window_start, window_end

@@ -36,10 +36,11 @@ from docqa.ui import resolve_followup  # noqa: E402
 # name -> (question to choose sentences for, query to retrieve by: None for the question itself)
 STRATEGIES = {
     "bare": lambda pair: (pair["followup"], None),
-    "resolved": lambda pair: (pair["followup"], resolve_followup(pair["followup"], pair["first"])),
+    "resolved": lambda pair: (pair["followup"], resolve_followup(pair["followup"], pair["first"], known_term=KNOWN[0])),
     "appended": lambda pair: (pair["followup"], f"{pair['followup']} {pair['first']}"),
-    "resolved-both": lambda pair: (resolve_followup(pair["followup"], pair["first"]), None),
+    "resolved-both": lambda pair: (resolve_followup(pair["followup"], pair["first"], known_term=KNOWN[0]), None),
 }
+KNOWN = [None]  # set in main(): the documents' own terms, as the app carries them over
 
 
 def normalise(text: str) -> str:
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     pairs = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     pipeline = Pipeline(args.corpus, args.index)
     pipeline.ensure_index(build=False)  # read-only: a stale index is an error, not a rebuild
+    KNOWN[0] = lambda term: pipeline.term_stats.document_frequency.get(term, 0) > 0
     started = time.perf_counter()
     followups = [p for p in pairs if not p.get("standalone")]
     print(f"{len(pairs)} pairs ({len(followups)} follow-ups that lean on the first question, "

@@ -274,3 +274,9 @@ def test_served_app_answers_through_the_ask_endpoint(pipeline):
             client.predict("  ", 3, api_name="/ask")
     finally:
         app.close()
+
+
+def test_followups_carry_only_the_words_the_documents_know():
+    known = {"report", "group", "2009"}.__contains__
+    assert resolve_followup("When was it published?", "What report did the group write in 2009?",
+                            known_term=known) == "When was it published? report group 2009"

@@ -185,11 +185,11 @@ def test_a_real_answer_on_the_default_corpus(browser, tmp_path):
         page.locator("#docqa-chat").get_by_text("What report did the group write in 2009?").click()  # an example
         expect(page.locator("#docqa-chat [data-testid=bot]")).to_have_count(1, timeout=3 * TIMEOUT)
         expect(page.locator("#docqa-chat [data-testid=bot]")).to_contain_text("February 2009 report")
-        answer = ask(page, "What does it recommend?")
-        expect(answer).to_contain_text("recommends actions for the United Nations")
+        answer = ask(page, "When was it published?")
+        expect(answer).to_contain_text("February 2009")
         panel = page.locator("#docqa-sources-panel")
-        expect(panel.locator("#docqa-t2-s1 mark")).to_contain_text("recommends actions for the United Nations")
-        expect(panel.locator(".docqa-query")).to_contain_text("What does it recommend? report group write 2009")
+        expect(panel.locator("#docqa-t2-s1 mark")).to_contain_text("February 2009 report")
+        expect(panel.locator(".docqa-query")).to_contain_text("When was it published? report group 2009")
         page.wait_for_function("!document.querySelector('.pending, .generating')", timeout=TIMEOUT)
         page.wait_for_timeout(500)  # let the last fade-in finish before the picture
         update = os.environ.get("DOCQA_UPDATE_SCREENSHOT") == "1"

@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"retrieval modes to compare (default: {DEFAULT_MODE})")
     evaluate.add_argument("--dense-weights", type=float, nargs="+", default=None,
                           help="hybrid: weights of the dense score to compare (default: docqa's)")
+    evaluate.add_argument("--retrieval-only", action="store_true",
+                          help="search the questions without answering them: measure retrieval alone, faster")
     evaluate.add_argument("--cache", type=Path, default=None,
                           help="where datasets' indexes are kept (default DOCQA_CACHE or ~/.cache/docqa)")
     _add_common(evaluate, build_flag=False, mode_flag=False)
@@ -339,7 +341,7 @@ def _run_eval(pipeline, args) -> int:
         dataset, configs, pipeline.embedder,
         cache_dir=(args.cache or config_module.cache_dir()) / "eval",
         corpus_dir=args.corpus or config_module.default_corpus_dir(),
-        limit=args.limit, progress=_progress(),
+        limit=args.limit, progress=_progress(), retrieval_only=args.retrieval_only,
     )
     report_dir = args.report or Path("reports") / args.dataset.stem
     command = "docqa " + shlex.join(args.argv)

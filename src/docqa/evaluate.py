@@ -220,8 +220,12 @@ def evaluate_config(
     embedder: Embedder,
     *,
     progress: bool = False,
+    retrieval_only: bool = False,
 ) -> dict:
-    """Build (or reuse) the index for ``config``, ask every question, and measure."""
+    """Build (or reuse) the index for ``config``, ask every question, and measure.
+
+    With ``retrieval_only``, questions are searched, not answered: only retrieval is measured.
+    """
     pipeline = Pipeline(corpus_dir, index_dir, embedder=embedder, chunking=config.chunking, retrieval=config.retrieval,
                         policy=config.policy)
     pipeline.ensure_index(progress=progress)
@@ -242,7 +246,11 @@ def evaluate_config(
         iterator = tqdm(questions, desc=config.name, unit="question")
     for question in iterator:
         started = time.perf_counter()
-        hits, answer = pipeline.retrieve_and_answer([question.question], answer_k, retrieve_k)[0]
+        if retrieval_only:
+            hits = pipeline.search(question.question, retrieve_k)
+            answer = None
+        else:
+            hits, answer = pipeline.retrieve_and_answer([question.question], answer_k, retrieve_k)[0]
         latencies.append(1000 * (time.perf_counter() - started))
         outcomes.append((question, answer))
         if question.kind == "answerable":
@@ -258,6 +266,10 @@ def evaluate_config(
         "latency_ms": {"p50": round(_percentile(latencies, 0.5), 1), "p95": round(_percentile(latencies, 0.95), 1)},
         "retrieval": retrieval_metrics(qrels, run, [q.id for q, _ in answerable]),
     }
+    if retrieval_only:
+        result["declines"] = {}
+        result["false_decline_rate"] = None
+        return result
     with_gold = [(q, a) for q, a in answerable if q.answers]
     declined_answerable = sum(1 for _, a in answerable if not a.answerable)
     if with_gold:
@@ -308,6 +320,7 @@ def run_evaluation(
     corpus_dir: Path | None = None,
     limit: int | None = None,
     progress: bool = False,
+    retrieval_only: bool = False,
 ) -> dict:
     """Measure every configuration on the dataset; the report as a dict."""
     questions = sample_questions(dataset.questions, limit)
@@ -322,7 +335,8 @@ def run_evaluation(
     results = []
     for config in configs:
         index_dir = base / f"index-{config.chunking.max_tokens}-{config.chunking.overlap_tokens}"
-        results.append(evaluate_config(dataset, questions, config, corpus, index_dir, embedder, progress=progress))
+        results.append(evaluate_config(dataset, questions, config, corpus, index_dir, embedder, progress=progress,
+                                       retrieval_only=retrieval_only))
     kinds: dict[str, int] = {}
     for question in questions:
         kinds[question.kind] = kinds.get(question.kind, 0) + 1

@@ -5,6 +5,8 @@ follow-up is searched together with the content words of the previous turn's que
 files, no models, no Gradio.
 """
 
+from typing import Callable
+
 from .terms import QUESTION_WORDS, STOPWORDS, stem, words
 
 # Words that point back to something named earlier in the conversation.
@@ -12,7 +14,8 @@ ANAPHORS = frozenset("it its itself they them their theirs themselves this these
 FOLLOWUP_OPENERS = ("and ", "also ", "what about ", "how about ", "what else")
 
 
-def resolve_followup(question: str, previous_query: str | None, *, max_own_terms: int = 1) -> str:
+def resolve_followup(question: str, previous_query: str | None, *, max_own_terms: int = 1,
+                     known_term: Callable[[str], bool] | None = None) -> str:
     """The query to retrieve by for ``question``, given what the previous turn searched for.
 
     There is no generative model to rewrite a follow-up, so a question that cannot stand on
@@ -25,6 +28,9 @@ def resolve_followup(question: str, previous_query: str | None, *, max_own_terms
     Args:
         question: the question as typed.
         previous_query: the previous turn's search query (itself resolved), or None.
+        known_term: when given, only words whose stemmed term it knows are carried over: the
+            subject is carried in the documents' own words, and a word of the previous
+            question that no document holds ("write") would only count against the answer.
 
     Returns:
         The search query: ``question`` itself or ``question`` followed by the added words.
@@ -42,6 +48,8 @@ def resolve_followup(question: str, previous_query: str | None, *, max_own_terms
     for word in words(previous_query):
         term = stem(word)
         if word in STOPWORDS or word in QUESTION_WORDS or word in ANAPHORS or len(word) < 2 or term in seen:
+            continue
+        if known_term is not None and not known_term(term):
             continue
         seen.add(term)
         added.append(word)

@@ -59,7 +59,9 @@ def respond(pipeline: Pipeline, message: str, history: list | None, turns: list 
     history.append({"role": "user", "content": escape_markdown(message)})
     try:
         previous = turns[-1].search_query if turns else None
-        search_query = resolve_followup(message, previous) if message.strip() else message
+        stats = pipeline.term_stats
+        search_query = (resolve_followup(message, previous, known_term=lambda term: stats.document_frequency.get(term, 0) > 0)
+                        if message.strip() else message)
         settings = RetrievalSettings(mode=mode or pipeline.retrieval.mode)
         k = max(1, min(int(k or DEFAULT_K), pipeline.index.size))
         answer = pipeline.ask(message, k=k, retrieval=settings,

@@ -49,7 +49,8 @@ class AnswerPolicy:
     A second (third, …) sentence joins the best one when its probability of holding the
     answer is at least ``extra_sentence_ratio`` of the best one's and at least
     ``extra_sentence_minimum``. ``sentence_model`` and ``decline_model`` name JSON files in
-    ``docqa/models``; the decline model's threshold is stored with it. With
+    ``docqa/models``; the decline model's threshold is stored with it (``decline_threshold``
+    overrides it). With
     ``decline_when_kind_missing``, a question that asks for a date, a number or a name is
     declined when the best sentence holds none that the question does not already contain
     ("Where was the meeting held?" answered by a sentence that names no place).
@@ -60,7 +61,8 @@ class AnswerPolicy:
     extra_sentence_minimum: float = 0.3
     sentence_model: str = "sentence_scorer"
     decline_model: str = "answerability"
-    decline_when_kind_missing: bool = True
+    decline_when_kind_missing: bool = False
+    decline_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -131,9 +133,10 @@ def compose_answer(
         scored[0].type_present if scored else False, stats,
     )
     answerable_probability = float(decline_model.probabilities(question_row[None, :])[0]) if scored else 0.0
+    threshold = decline_model.threshold if policy.decline_threshold is None else policy.decline_threshold
     evidence = {
         "answerable_probability": round(answerable_probability, 4),
-        "threshold": decline_model.threshold,
+        "threshold": threshold,
         "best_sentence_probability": round(scored[0].probability, 4) if scored else 0.0,
         "best_similarity": round(best_similarity, 4),
         "coverage": round(float(question_row[2]), 4),
@@ -141,7 +144,7 @@ def compose_answer(
     }
     kind_missing = bool(info.kind) and bool(scored) and not scored[0].type_present
     evidence["asked_kind_missing"] = kind_missing
-    if (not scored or answerable_probability < decline_model.threshold
+    if (not scored or answerable_probability < threshold
             or (policy.decline_when_kind_missing and kind_missing)):
         return Answer(question, _decline_text(question, stats), False, (), tuple(hits),
                       extra={"short_answer": None, "evidence": evidence})

@@ -28,7 +28,7 @@ SENTENCE_FEATURES = (
 )
 QUESTION_FEATURES = (
     "best_probability", "best_similarity", "coverage", "missing_share", "top_dense", "top_keyword",
-    "log_terms", "type_asked", "type_asked_missing",
+    "log_terms", "type_asked", "type_asked_missing", "log_chunks",
 )
 
 
@@ -217,4 +217,5 @@ def question_feature_row(info: QuestionInfo, hits: Sequence, best_probability: f
         math.log1p(len(info.terms)),
         1.0 if info.kind else 0.0,
         1.0 if info.kind and not best_type_present else 0.0,
+        math.log1p(stats.chunk_count),  # a related sentence is likelier in a larger corpus
     ], dtype=np.float64)

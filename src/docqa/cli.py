@@ -321,7 +321,8 @@ def _run_batch(pipeline, args) -> int:
 def _run_eval(pipeline, args) -> int:
     from .chunking import ChunkingParams
     from .datasets import load_dataset
-    from .evaluate import configurations, format_table, run_evaluation, write_report
+    from .evaluate import configurations, run_evaluation
+    from .report import format_table, write_report
 
     dataset = load_dataset(args.dataset, holdout_articles=args.holdout_articles)
     defaults = ChunkingParams()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import random
@@ -356,76 +355,3 @@ def _path_key(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-
-
-def format_table(report: dict) -> str:
-    """The report's main figures as a Markdown table, one row per configuration."""
-    header = ["config", "hit@1", "hit@3", "hit@5", "hit@10", "MRR@10", "nDCG@10", "MAP@10"]
-    has_answers = any("answers" in c for c in report["configs"])
-    if has_answers:
-        header += ["answer has gold", "quotes have gold", "words", "short given", "short EM", "short F1"]
-    header += ["false declines"]
-    kinds = [k for k in ("impossible", "out_of_corpus", "unanswerable") if any(k in c["declines"] for c in report["configs"])]
-    header += [f"{k.replace('_', '-')} declined" for k in kinds]
-    header += ["p50 ms", "p95 ms", "chunks", "build s"]
-    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for config in report["configs"]:
-        r = config["retrieval"]
-        cells = [config["name"]] + [f"{r[m]:.3f}" for m in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "map@10")]
-        if has_answers:
-            a = config.get("answers")
-            short = config.get("short_answers")
-            cells += [f"{a['answer_contains_gold']:.3f}", f"{a['quotes_contain_gold']:.3f}", f"{a['mean_answer_words']:.1f}",
-                      f"{short['given']:.3f}", f"{short['exact_match']:.3f}", f"{short['f1']:.3f}"] if a else [""] * 6
-        rate = config["false_decline_rate"]
-        cells.append("" if rate is None else f"{rate:.3f}")
-        cells += [f"{config['declines'][k]['declined']:.3f}" if k in config["declines"] else "" for k in kinds]
-        build = config["build_seconds"]
-        cells += [f"{config['latency_ms']['p50']:.0f}", f"{config['latency_ms']['p95']:.0f}", str(config["chunks"]),
-                  "" if build is None else f"{build:.0f}"]
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
-def write_report(report: dict, report_dir: Path, command: str) -> list[Path]:
-    """Write report.json, report.md and hit_at_k.png into ``report_dir``."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    json_path = report_dir / "report.json"
-    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    counts = ", ".join(f"{n} {k.replace('_', '-')}" for k, n in report["questions"].items())
-    markdown = (
-        f"# docqa eval: {report['dataset']}\n\n"
-        f"`{command}`\n\n"
-        f"{counts} questions; model {report['embedding_model']}; {report['machine']['platform']}, "
-        f"{report['created']}.\n\n"
-        f"{format_table(report)}\n\n"
-        "hit@k: share of answerable questions with a relevant passage in the top k (a passage is relevant "
-        "when it overlaps the gold paragraph or evidence and contains a gold answer). MRR, nDCG and MAP over "
-        "the top 10. Questions with no relevant chunk in the index count as misses.\n"
-    )
-    markdown_path = report_dir / "report.md"
-    markdown_path.write_text(markdown, encoding="utf-8")
-    plot_path = report_dir / "hit_at_k.png"
-    _plot(report, plot_path)
-    return [json_path, markdown_path, plot_path]
-
-
-def _plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    for config in report["configs"]:
-        axes.plot(CURVE, config["retrieval"]["hit_curve"], marker="o", label=config["name"])
-    axes.set_xlabel("k (passages retrieved)")
-    axes.set_ylabel("hit@k (share of questions)")
-    axes.set_title(f"docqa retrieval on {report['dataset']}")
-    axes.set_xticks(CURVE)
-    axes.set_ylim(0, 1)
-    axes.grid(alpha=0.3)
-    axes.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)

@@ -183,6 +183,12 @@ def test_keyword_and_hybrid_search_equal_a_brute_force_computation(small_corpus,
             assert abs(expected[chunks.index(hit.chunk)] - hit.score) < 1e-5
     pipeline.retrieval = RetrievalSettings(mode="keyword")
     assert "film" in pipeline.search("film release planned", k=1)[0].chunk.text
+    for mode in ("dense", "keyword", "hybrid"):  # every hit carries both raw scores
+        pipeline.retrieval = RetrievalSettings(mode=mode)
+        for hit in pipeline.search("film release planned", k=3):
+            row = chunks.index(hit.chunk)
+            assert abs(hit.dense_score - dense_all[row]) < 1e-5
+            assert abs(hit.keyword_score - keyword_all[row]) < 1e-5
 
 
 def test_unknown_retrieval_mode_names_the_options():

@@ -62,14 +62,18 @@ def retrieve(
 ) -> list[list[Hit]]:
     """The top ``k`` chunks for each query, best first, by ``settings.mode``."""
     check_k(k, index)
-    if settings.mode == "dense":
-        return search_vectors(index, query_vectors, k)
     results = []
     for query, vector in zip(queries, query_vectors):
+        # Both raw scores go with every hit, whatever the mode: the answer models read them.
         keyword_scores = index.keyword.scores(query)
+        if settings.mode == "dense":
+            scores, rows = index.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), k)
+            rows = rows[0][rows[0] >= 0]
+            results.append(_hits(index, rows, scores[0][: len(rows)], scores[0][: len(rows)], keyword_scores[rows]))
+            continue
         if settings.mode == "keyword":
             rows = _top(keyword_scores, k)
-            results.append(_hits(index, rows, keyword_scores[rows], None, keyword_scores[rows]))
+            results.append(_hits(index, rows, keyword_scores[rows], index.matrix[rows] @ vector, keyword_scores[rows]))
             continue
         pool = min(index.size, max(settings.candidates, k))
         _, dense_rows = index.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), pool)

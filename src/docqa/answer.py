@@ -17,7 +17,7 @@ from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, que
                        sentence_feature_rows, shipped_model, term_statistics)
 from .sentences import split_sentences
 from .short_answer import find_short_answer
-from .terms import QUESTION_WORDS, STOPWORDS, content_terms, stem, words
+from .terms import QUESTION_WORDS, STOPWORDS, stem, words
 from .types import Answer, Citation, Document, Hit
 
 __all__ = ["AnswerPolicy", "SentenceCandidate", "TermStatistics", "candidate_spans", "compose_answer",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .errors import DocqaError, InvalidQuery
+from .errors import DocqaError
 
 logger = logging.getLogger(__name__)
 
@@ -247,5 +247,5 @@ def check_question_text(question: BatchQuestion, max_chars: int) -> str | None:
 
 __all__ = [
     "BatchInputError", "BatchQuestion", "RecordWriter", "completed_ids", "default_output_path",
-    "duplicate_ids", "error_record", "read_questions", "with_fields", "check_question_text", "InvalidQuery",
+    "duplicate_ids", "error_record", "read_questions", "with_fields", "check_question_text",
 ]

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__, config
-from . import config as config_module
 from .errors import DocqaError
 from .retrieve import MODES, RetrievalSettings
 from .types import Answer, Hit
@@ -332,16 +331,17 @@ def _run_eval(pipeline, args) -> int:
         args.modes or [DEFAULT_MODE],
         args.dense_weights or [RetrievalSettings().dense_weight],
     )
-    for config in configs:
-        if config.chunking.max_tokens > pipeline.embedder.max_tokens or config.chunking.overlap_tokens >= config.chunking.max_tokens:
+    for candidate in configs:
+        chunking = candidate.chunking
+        if chunking.max_tokens > pipeline.embedder.max_tokens or chunking.overlap_tokens >= chunking.max_tokens:
             raise DocqaError(
-                f"chunks of {config.chunking.max_tokens} tokens with {config.chunking.overlap_tokens} overlap do not fit: "
+                f"chunks of {chunking.max_tokens} tokens with {chunking.overlap_tokens} overlap do not fit: "
                 f"use --chunk-tokens up to {pipeline.embedder.max_tokens} and an overlap smaller than the chunk"
             )
     report = run_evaluation(
         dataset, configs, pipeline.embedder,
-        cache_dir=(args.cache or config_module.cache_dir()) / "eval",
-        corpus_dir=args.corpus or config_module.default_corpus_dir(),
+        cache_dir=(args.cache or config.cache_dir()) / "eval",
+        corpus_dir=args.corpus or config.default_corpus_dir(),
         limit=args.limit, progress=_progress(), retrieval_only=args.retrieval_only,
     )
     report_dir = args.report or Path("reports") / args.dataset.stem

@@ -83,13 +83,15 @@ def prepare_corpus(dataset: EvalSet, cache_dir: Path) -> Path:
     return corpus
 
 
-def relevant_chunks(question: EvalQuestion, index: LoadedIndex, relevance: str, spans: dict) -> set[str]:
-    """Ids of the chunks that count as right for ``question``."""
+def relevant_chunks(question: EvalQuestion, chunks_by_source: dict, relevance: str, spans: dict) -> set[str]:
+    """Ids of the chunks that count as right for ``question``.
+
+    ``chunks_by_source`` maps each document to its chunks, so that only the gold documents'
+    chunks are looked at.
+    """
     relevant: set[str] = set()
     gold_span = spans.get(question.id)
-    for chunk in index.chunks:
-        if chunk.source not in question.gold_sources:
-            continue
+    for chunk in (c for source in question.gold_sources for c in chunks_by_source.get(source, ())):
         if relevance == "document":
             relevant.add(chunk.chunk_id)
             continue
@@ -230,6 +232,9 @@ def evaluate_config(
     pipeline.ensure_index(progress=progress)
     index = pipeline.index
     spans, questions = gold_spans(dataset, questions, index)
+    chunks_by_source: dict[str, list] = {}
+    for chunk in index.chunks:
+        chunks_by_source.setdefault(chunk.source, []).append(chunk)
     retrieve_k = RETRIEVE_K * 3 if dataset.relevance == "document" else RETRIEVE_K
     retrieve_k = min(retrieve_k, index.size)
     answer_k = min(ANSWER_K, index.size)
@@ -253,7 +258,7 @@ def evaluate_config(
         latencies.append(1000 * (time.perf_counter() - started))
         outcomes.append((question, answer))
         if question.kind == "answerable":
-            qrels[question.id] = {c: 1 for c in relevant_chunks(question, index, dataset.relevance, spans)}
+            qrels[question.id] = {c: 1 for c in relevant_chunks(question, chunks_by_source, dataset.relevance, spans)}
             run[question.id] = _ranked_run(hits, dataset.relevance)
 
     answerable = [(q, a) for q, a in outcomes if q.kind == "answerable"]

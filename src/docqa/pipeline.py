@@ -154,30 +154,25 @@ class Pipeline:
             For each question, the full ranking and the answer (whose passages are the first
             ``answer_k`` of it). Evaluation reads deeper rankings than answers need.
         """
-        for question in questions:
-            _check_question(question)
+        queries = list(search_queries) if search_queries is not None else list(questions)
+        for text in queries if search_queries is None else [*questions, *queries]:
+            _check_question(text)
         index = self.index
         check_k(max(answer_k, retrieve_k), index)
-        queries = list(search_queries) if search_queries is not None else list(questions)
-        for query in queries:
-            _check_question(query)
         query_vectors = self.embedder.embed(queries)
         all_hits = retrieve(index, queries, query_vectors, max(answer_k, retrieve_k), retrieval or self.retrieval)
         results = []
         for question, query, query_vector, hits in zip(questions, queries, query_vectors, all_hits):
             # A follow-up is answered as completed ("When was it published?" + the previous subject):
-            # measured on tests/data/followups.jsonl, judging and choosing sentences by the bare
-            # words answers 6 of 15 pairs, by the completed question 10 (benchmarks/followups.py).
+            # on tests/data/followups.jsonl the completed question answers 9 of 15 pairs, the bare
+            # words 7 (benchmarks/followups.py, hybrid, k 5).
             answer_hits = hits[:answer_k]
-            candidates = self._sentence_candidates(query_vector, answer_hits)
+            candidates = self.sentence_candidates(query_vector, answer_hits)
             answer = compose_answer(query, answer_hits, candidates, index.documents, self.term_stats, self.policy)
             if query != question:
                 answer = replace(answer, question=question, extra={**answer.extra, "searched": query})
             results.append((hits, answer))
         return results
-
-    def _sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit]) -> list[SentenceCandidate]:
-        return self.sentence_candidates(question_vector, hits)
 
     def sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit]) -> list[SentenceCandidate]:
         """The sentences of ``hits`` with their cosine to the question (sentence vectors are cached)."""

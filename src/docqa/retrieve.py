@@ -42,17 +42,6 @@ def check_k(k: int, index: LoadedIndex) -> None:
         )
 
 
-def search_vectors(index: LoadedIndex, query_vectors: np.ndarray, k: int) -> list[list[Hit]]:
-    """The top ``k`` chunks for each query vector, by inner product (cosine on normalised vectors)."""
-    check_k(k, index)
-    scores, rows = index.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
-    return [
-        [Hit(index.chunks[int(row)], float(score), rank, dense_score=float(score))
-         for rank, (score, row) in enumerate(zip(query_scores, query_rows), start=1) if row >= 0]
-        for query_scores, query_rows in zip(scores, rows)
-    ]
-
-
 def retrieve(
     index: LoadedIndex,
     queries: Sequence[str],
@@ -67,23 +56,28 @@ def retrieve(
         # Both raw scores go with every hit, whatever the mode: the answer models read them.
         keyword_scores = index.keyword.scores(query)
         if settings.mode == "dense":
-            scores, rows = index.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), k)
-            rows = rows[0][rows[0] >= 0]
-            results.append(_hits(index, rows, scores[0][: len(rows)], scores[0][: len(rows)], keyword_scores[rows]))
+            rows, scores = _dense_top(index, vector, k)
+            results.append(_hits(index, rows, scores, scores, keyword_scores[rows]))
             continue
         if settings.mode == "keyword":
             rows = _top(keyword_scores, k)
             results.append(_hits(index, rows, keyword_scores[rows], index.matrix[rows] @ vector, keyword_scores[rows]))
             continue
         pool = min(index.size, max(settings.candidates, k))
-        _, dense_rows = index.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), pool)
-        candidates = np.union1d(dense_rows[0][dense_rows[0] >= 0], _top(keyword_scores, pool))
+        candidates = np.union1d(_dense_top(index, vector, pool)[0], _top(keyword_scores, pool))
         dense = index.matrix[candidates] @ vector
         fused = settings.dense_weight * _min_max(dense) + (1 - settings.dense_weight) * _min_max(keyword_scores[candidates])
         order = np.argsort(-fused, kind="stable")[:k]
         rows = candidates[order]
         results.append(_hits(index, rows, fused[order], dense[order], keyword_scores[rows]))
     return results
+
+
+def _dense_top(index: LoadedIndex, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and scores of the ``k`` nearest chunks by inner product (cosine on normalised vectors)."""
+    scores, rows = index.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), k)
+    found = rows[0] >= 0
+    return rows[0][found], scores[0][found]
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

@@ -105,6 +105,11 @@ _YEAR_OR_DATE = re.compile(
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)s?\b", re.IGNORECASE)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<![.!?][\"”’)]\s)(?<!^)\b[A-Z][\w’'-]+", re.MULTILINE)
+# A place is named after a preposition of place: "in Riyadh", "at the University of Chicago".
+# "hosted by the German Foreign Office" names an organisation, not where something happened.
+_PLACE = re.compile(r"\b(?:[Ii]n|[Aa]t|[Nn]ear|[Ff]rom|[Ww]ithin|[Tt]hroughout|[Aa]cross|[Oo]utside|[Ii]nside|[Ii]nto|"
+                    r"[Tt]o|[Oo]n|[Aa]round|[Oo]ff|[Aa]long|[Bb]etween|[Nn]orth of|[Ss]outh of|[Ee]ast of|[Ww]est of)"
+                    r"\s+(?:the\s+)?([A-Z][\w’'-]+)")
 _NOT_NAMES = frozenset("""the a an in on at it its this these that those they he she we i as by for from of to
     with and but or if when while after before during since although however also its their his her our
     january february march april may june july august september october november december""".split())
@@ -112,13 +117,15 @@ _WORD = re.compile(r"[\w’'-]+")
 
 
 def expected_type(question: str) -> str | None:
-    """The kind of thing a question asks for: ``number``, ``date``, ``name`` or None."""
+    """The kind of thing a question asks for: ``number``, ``date``, ``place``, ``name`` or None."""
     q = question.lower()
     if re.search(r"\bhow (?:many|much|long|far|old|large|big|tall|high)\b|\bwhat (?:number|percentage|amount|proportion)\b", q):
         return "number"
     if re.search(r"\bwhen\b|\b(?:what|which) (?:year|date|month|day|time|century|decade|period)\b|\bin what year\b", q):
         return "date"
-    if re.search(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhere\b|\b(?:what|which) (?:company|organi[sz]ation|country|city|"
+    if re.search(r"\bwhere\b|\bin what (?:place|city|country|region|town)\b", q):
+        return "place"
+    if re.search(r"\bwho\b|\bwhom\b|\bwhose\b|\b(?:what|which) (?:company|organi[sz]ation|country|city|"
                  r"person|agency|team|group|university|state|place|name)\b|\b(?:called|named|titled|entitled)\b|"
                  r"\b(?:the )?(?:title|name) of\b", q):
         return "name"
@@ -128,9 +135,9 @@ def expected_type(question: str) -> str | None:
 def _type_matches(kind: str | None, sentence: str, question_words: set[str]) -> list[str]:
     if kind is None:
         return []
-    pattern = {"number": _NUMBER, "date": _YEAR_OR_DATE, "name": _CAPITALISED}[kind]
+    pattern = {"number": _NUMBER, "date": _YEAR_OR_DATE, "name": _CAPITALISED, "place": _PLACE}[kind]
     return [m for m in pattern.findall(sentence)
-            if m.lower() not in question_words and not (kind == "name" and m.lower() in _NOT_NAMES)]
+            if m.lower() not in question_words and not (kind in ("name", "place") and m.lower() in _NOT_NAMES)]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """A short answer (a date, a number, a name) picked from the best sentence: pure functions.
 
-Only for questions that ask for one of those kinds ("when", "how many", "who", "where",
-"which company", "what is it called"). The phrase must not repeat the question, and must sit
-near the question's own words in the sentence; otherwise there is no short answer rather
-than a guess.
+Only for questions that ask for one of those kinds ("when", "how many", "who", "which
+company", "what is it called", and "where": a name after "in", "at", "near" ...). The phrase
+must not repeat the question, and must sit near the question's own words in the sentence;
+otherwise there is no short answer rather than a guess.
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ _NAME = re.compile(
 _STOP_NAMES = frozenset("""the a an in on at it its this these that those they he she we i as by for from of to
     with and but or if when while after before during since although however also their his her our
     following""".split())
+_PLACE_BEFORE = re.compile(
+    r"\b(?:in|at|near|from|within|throughout|across|outside|inside|into|to|on|around|off|along|between|"
+    r"(?:north|south|east|west) of)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
 _MAX_DISTANCE = 120  # characters between the phrase and the nearest question word
 
 
@@ -40,7 +45,7 @@ def find_short_answer(info: QuestionInfo, sentence: str) -> str | None:
     """The phrase of ``sentence`` that answers ``info`` (a date, number or name), or None."""
     if info.kind is None:
         return None
-    pattern = {"date": _DATE, "number": _NUMBER, "name": _NAME}[info.kind]
+    pattern = {"date": _DATE, "number": _NUMBER, "name": _NAME, "place": _NAME}[info.kind]
     anchors = _anchor_positions(info, sentence)
     if not anchors:
         return None
@@ -51,6 +56,8 @@ def find_short_answer(info: QuestionInfo, sentence: str) -> str | None:
             continue
         if info.kind == "name" and match.start() == 0 and len(phrase.split()) == 1:
             continue  # a single capitalised word opening the sentence is usually not a name
+        if info.kind == "place" and not _PLACE_BEFORE.search(sentence, 0, match.start()):
+            continue  # a place follows "in", "at", "near" ...: "hosted by X" names who, not where
         distance = min(_gap(match.span(), anchor) for anchor in anchors)
         key = (distance, match.start(), phrase)
         if best is None or key < best:
@@ -77,7 +84,7 @@ def _gap(span: tuple[int, int], anchor: tuple[int, int]) -> int:
 
 def _clean(phrase: str, kind: str) -> str:
     phrase = phrase.strip(" ,.;:’'")
-    if kind == "name":
+    if kind in ("name", "place"):
         words = phrase.split()
         while words and words[0].lower() in _STOP_NAMES:
             words.pop(0)

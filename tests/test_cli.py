@@ -35,12 +35,13 @@ def test_empty_corpus_names_the_fix(run, tmp_path):
     (tmp_path / "empty" / "image.png").write_bytes(b"\x89PNG")
     code, _, err = run("ask", "anything?", "--corpus", str(tmp_path / "empty"), "--index", str(tmp_path / "index"))
     assert code == 1
-    assert "no readable documents" in err and ".txt and .md" in err
+    assert "no readable documents" in err and ".txt, .md, .pdf, .html, .docx" in err
+    assert "image.png (docqa does not read .png files" in err
 
 
 def test_index_builds_then_says_it_is_up_to_date(run, small_corpus, tmp_path):
     code, out, _ = run("index", *paths(small_corpus, tmp_path))
-    assert code == 0 and out.startswith("indexed 3 documents into")
+    assert code == 0 and out.startswith("indexed 3 documents (1 md, 2 txt) into")
     code, out, _ = run("index", *paths(small_corpus, tmp_path))
     assert code == 0 and "is up to date (3 documents," in out
     code, out, _ = run("index", "--rebuild", *paths(small_corpus, tmp_path))
@@ -58,7 +59,7 @@ def test_undecodable_file_is_skipped_with_its_name(run, small_corpus, tmp_path):
     (small_corpus / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me".encode("latin-1"))
     code, out, err = run("index", *paths(small_corpus, tmp_path))
     assert code == 0
-    assert "skipped latin1.txt: not UTF-8" in out
+    assert "skipped 1 file:\n    latin1.txt: not UTF-8" in out
     assert "indexed 3 documents" in out
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from docqa.chunking import ChunkingParams
 from docqa.errors import CorruptIndex, IndexNotFound, InvalidQuery, StaleIndex
-from docqa.index import build_index, ensure_fresh, load_index, settings_for, stale_reasons
+from docqa.build import build_index
+from docqa.index import ensure_fresh, load_index, settings_for, stale_reasons
 from docqa.pipeline import Pipeline
 from docqa.retrieve import RetrievalSettings
 

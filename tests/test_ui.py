@@ -186,7 +186,9 @@ def test_a_chat_message_leads_to_its_turn(pipeline):
     ("notes/x.txt", b"text", "not a plain file name"),
     ("..\\x.txt", b"text", "not a plain file name"),
     (".hidden.txt", b"text", "not a plain file name"),
-    ("report.pdf", b"%PDF-1.4", "docqa reads .txt and .md files"),
+    ("report.pdf", b"%PDF-1.4", "report.pdf: not a readable PDF"),
+    ("slides.pptx", b"PK", r"docqa reads \.txt, \.md, \.pdf, \.html, \.docx files; export it as PDF"),
+    ("letter.docx", b"PK\x03\x04", "not a readable Word .docx file"),
     ("empty.txt", b"", "is empty"),
     ("blank.md", b" \n\t\n", "is empty"),
     ("latin1.txt", "café".encode("latin-1"), "not UTF-8 text"),
@@ -215,7 +217,7 @@ def test_an_uploaded_document_is_answerable_at_once_and_can_be_removed(pipeline,
     (uploads / "budget.txt").write_text("The annual budget of the observatory was 4 million euros.", encoding="utf-8")
     (uploads / "scan.pdf").write_bytes(b"%PDF")
     report = add_documents(pipeline, [str(uploads / "budget.txt"), str(uploads / "scan.pdf")])
-    assert "scan.pdf: docqa reads .txt and .md" in plain(report) and "added budget.txt" in plain(report)
+    assert "scan.pdf: not a readable PDF" in plain(report) and "added budget.txt" in plain(report)
     assert (pipeline.corpus_dir / "budget.txt").is_file() and not (pipeline.corpus_dir / "scan.pdf").exists()
     assert "budget.txt</td><td>1</td>" in render_documents(pipeline)
     history, turns, _ = respond(pipeline, "What was the annual budget of the observatory?", [], [], 3)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from bisect import bisect_right
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Sequence
 
 from .sentences import split_sentences
 from .types import Chunk, Document
 
 # Part of the index settings: a change here changes chunks, so old indexes become stale.
-CHUNKING_VERSION = 1
+# 2: chunks do not straddle sections, and carry their section and page.
+CHUNKING_VERSION = 2
 
 # Character spans of the tokens in a text, as the embedding model's tokenizer sees them.
 TokenSpans = Callable[[str], Sequence[tuple[int, int]]]
@@ -40,6 +42,8 @@ class _Unit:
     end: int
     tokens: int
     paragraph: int
+    section: int = -1  # index into document.sections; -1 before the first heading
+    heading: bool = False  # the unit is a section's heading
 
 
 def make_chunk_id(source: str, start: int, end: int) -> str:
@@ -53,14 +57,17 @@ def chunk_document(document: Document, params: ChunkingParams, token_spans: Toke
     Sentences are packed greedily; a chunk does not run on into a new paragraph once it is
     half full, and each new chunk repeats the previous chunk's last sentences up to
     ``params.overlap_tokens``. A sentence longer than the limit is cut at token boundaries
-    (at white space where there is some).
+    (at white space where there is some). A chunk never runs on into a new section (a
+    heading of ``document.sections``) once it holds more than headings, and repeats nothing
+    of the section before: a chunk's section is the one all its text belongs to.
 
     Returns:
-        Chunks in document order with ``document.text[chunk.start:chunk.end] == chunk.text``.
+        Chunks in document order with ``document.text[chunk.start:chunk.end] == chunk.text``,
+        each with its section's heading path and the page where it starts.
     """
     if params.max_tokens < 8 or params.overlap_tokens < 0 or params.overlap_tokens >= params.max_tokens:
         raise ValueError(f"invalid chunking parameters: {params}")
-    units = _units(document.text, params.max_tokens, token_spans)
+    units = _with_sections(_units(document.text, params.max_tokens, token_spans), document)
     chunks: list[Chunk] = []
     current: list[_Unit] = []
 
@@ -74,11 +81,17 @@ def chunk_document(document: Document, params: ChunkingParams, token_spans: Toke
                 end=end,
                 text=document.text[start:end],
                 token_count=sum(u.tokens for u in current),
+                page=document.page_at(start),
+                section=document.sections[current[-1].section][1] if current[-1].section >= 0 else (),
             )
         )
 
     emitted_upto = 0  # number of units of `current` already covered by an emitted chunk
     for unit in units:
+        if current and unit.section != current[-1].section and not all(u.heading for u in current):
+            if len(current) > emitted_upto:
+                emit()
+            current, emitted_upto = [], 0
         total = sum(u.tokens for u in current)
         new_paragraph = bool(current) and unit.paragraph != current[-1].paragraph
         if current and (total + unit.tokens > params.max_tokens or (new_paragraph and total >= params.max_tokens // 2)):
@@ -89,6 +102,15 @@ def chunk_document(document: Document, params: ChunkingParams, token_spans: Toke
     if current and len(current) > emitted_upto:
         emit()
     return chunks
+
+
+def _with_sections(units: list[_Unit], document: Document) -> list[_Unit]:
+    """The units with the index of the section each lies in, and whether it is a heading."""
+    if not document.sections:
+        return units
+    starts = [start for start, _ in document.sections]
+    heading_starts = set(starts)
+    return [replace(u, section=bisect_right(starts, u.start) - 1, heading=u.start in heading_starts) for u in units]
 
 
 def _overlap_tail(units: list[_Unit], budget: int, next_tokens: int, max_tokens: int) -> list[_Unit]:

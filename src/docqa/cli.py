@@ -14,7 +14,7 @@ from typing import Sequence
 from . import __version__, config
 from .errors import DocqaError
 from .retrieve import MODES, RetrievalSettings
-from .types import Answer, Hit
+from .types import Answer, Hit, section_label
 
 logger = logging.getLogger("docqa")
 
@@ -173,19 +173,34 @@ def _run_index(pipeline, args) -> int:
             )
             return 0
         print(f"indexing {pipeline.corpus_dir}: {'; '.join(reasons)}", file=sys.stderr)
-    report = pipeline.build(progress=_progress())
+    report = pipeline.build(progress=_progress(), rebuild=args.rebuild)
     _print_build_report(report, sys.stdout)
     return 0
 
 
 def _print_build_report(report, stream) -> None:
+    formats = ", ".join(f"{count} {kind}" for kind, count in report.formats.items())
     print(
-        f"indexed {_plural(report.documents, 'document')} into {_plural(report.chunks, 'chunk')} "
+        f"indexed {_plural(report.documents, 'document')} ({formats}) into {_plural(report.chunks, 'chunk')} "
         f"in {report.seconds:.1f} s -> {report.index_dir}",
         file=stream,
     )
+    if report.incremental:
+        changes = [f"{kind} {_names(names)}" for kind, names in report.changes.items() if names]
+        print(f"  updated: {'; '.join(changes) if changes else 'no file changed'}", file=stream)
+        print(f"  read {_plural(report.files_read, 'file')}; embedded {_plural(report.embedded, 'chunk')} "
+              f"in {report.embed_seconds:.1f} s, reused the vectors of {report.reused}", file=stream)
+    else:
+        print(f"  full build: read {_plural(report.files_read, 'file')}; embedded {_plural(report.embedded, 'chunk')} "
+              f"in {report.embed_seconds:.1f} s", file=stream)
+    if report.skipped:
+        print(f"  skipped {_plural(len(report.skipped), 'file')}:", file=stream)
     for skipped in report.skipped:
-        print(f"  skipped {skipped.source}: {skipped.reason}", file=stream)
+        print(f"    {skipped.source}: {skipped.reason}", file=stream)
+
+
+def _names(names: list[str], shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _plural(count: int, noun: str) -> str:
@@ -222,13 +237,22 @@ def _print_passage(hit: Hit, width: int = 400) -> None:
     text = " ".join(chunk.text.split())
     if len(text) > width:
         text = text[: width - 1] + "…"
-    print(f"{hit.rank}. {hit.score:.3f}  {_place(chunk.source, chunk.start, chunk.end, chunk.page)}")
+    print(f"{hit.rank}. {hit.score:.3f}  {_place(chunk.source, chunk.start, chunk.end, chunk.page, chunk.section)}")
     print(f"   {text}")
 
 
-def _place(source: str, start: int, end: int, page: int | None) -> str:
-    page_part = f", p. {page}" if page is not None else ""
-    return f"{source}{page_part}, characters {start}-{end}"
+def _place(source: str, start: int, end: int, page: int | None, section: tuple[str, ...] = (),
+           title: str | None = None) -> str:
+    """Where a passage or quote is: "report.pdf, p. 3, “Annual report”, Purpose › Meetings, characters 10-50"."""
+    parts = [source]
+    if page is not None:
+        parts.append(f"p. {page}")
+    if title and (not section or section[0] != title):
+        parts.append(f"“{title}”")
+    if section:
+        parts.append(section_label(section))
+    parts.append(f"characters {start}-{end}")
+    return ", ".join(parts)
 
 
 def _run_ask(pipeline, args) -> int:
@@ -243,7 +267,8 @@ def _run_ask(pipeline, args) -> int:
         print("Sources:")
         for citation in answer.citations:
             quote = " ".join(citation.quote.split())
-            print(f"[{citation.marker}] {_place(citation.source, citation.start, citation.end, citation.page)}")
+            place = _place(citation.source, citation.start, citation.end, citation.page, citation.section, citation.title)
+            print(f"[{citation.marker}] {place}")
             print(f"    “{quote}”")
     else:
         print("Closest passages (they do not answer the question):")

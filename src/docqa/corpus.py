@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .assembly import assemble
 from .errors import CorpusNotFound, EmptyCorpus
-from .repair import repair_text
+from .readers import CONVERT_HINTS, READERS, UnreadableFile
 from .types import Document
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
+SUPPORTED_SUFFIXES = tuple(READERS)
+FORMATS_READ = ".txt, .md, .pdf, .html, .docx"
 
 
 @dataclass(frozen=True)
@@ -52,25 +54,42 @@ def list_corpus_files(corpus_dir: Path) -> list[CorpusFile]:
     Raises:
         CorpusNotFound: the folder does not exist or is not a folder.
     """
+    return [CorpusFile(source, path, sha256_of_file(path))
+            for source, path in _visible_files(corpus_dir) if path.suffix.lower() in SUPPORTED_SUFFIXES]
+
+
+def unsupported_files(corpus_dir: Path) -> list[SkippedFile]:
+    """The files under ``corpus_dir`` that docqa does not read, each with what to do instead."""
+    skipped = []
+    for source, path in _visible_files(corpus_dir):
+        suffix = path.suffix.lower()
+        if suffix in SUPPORTED_SUFFIXES:
+            continue
+        hint = CONVERT_HINTS.get(suffix, f"convert it to one of {FORMATS_READ} to include it")
+        what = f"{suffix} files" if suffix else "files without an extension"
+        skipped.append(SkippedFile(source, f"docqa does not read {what}; {hint}"))
+    return skipped
+
+
+def _visible_files(corpus_dir: Path) -> list[tuple[str, Path]]:
+    """Files under ``corpus_dir``, sorted, without hidden ones and links that lead outside it."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise CorpusNotFound(
-            f"corpus folder {str(corpus_dir)!r} does not exist; create it and put .txt or .md "
-            f"files in it, or pass --corpus DIR (or set DOCQA_CORPUS)"
+            f"corpus folder {str(corpus_dir)!r} does not exist; create it and put documents "
+            f"({FORMATS_READ}) in it, or pass --corpus DIR (or set DOCQA_CORPUS)"
         )
     root = corpus_dir.resolve()
-    files: list[CorpusFile] = []
+    found = []
     for path in sorted(corpus_dir.rglob("*")):
         relative = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES or not path.is_file():
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
         if path.is_symlink() and not path.resolve().is_relative_to(root):
             logger.warning("skipping %s: a link to a file outside the corpus folder", relative.as_posix())
             continue
-        files.append(CorpusFile(relative.as_posix(), path, sha256_of_file(path)))
-    return files
+        found.append((relative.as_posix(), path))
+    return found
 
 
 def sha256_of_file(path: Path) -> str:
@@ -85,8 +104,9 @@ def sha256_of_file(path: Path) -> str:
 def read_corpus(corpus_dir: Path) -> Corpus:
     """Read every supported file under ``corpus_dir`` into a repaired Document.
 
-    A file that is not UTF-8, or holds no text, is skipped with a warning naming it; the
-    rest of the corpus is still read.
+    A file that cannot be read (not UTF-8, a broken PDF, a scan without text, empty, of a
+    format docqa does not read) is skipped with a warning naming it and the reason; the rest
+    of the corpus is still read.
 
     Raises:
         CorpusNotFound: the folder does not exist.
@@ -98,43 +118,57 @@ def read_corpus(corpus_dir: Path) -> Corpus:
     for corpus_file in files:
         document, reason = read_document(corpus_file)
         if document is None:
-            logger.warning("skipping %s: %s", corpus_file.source, reason)
             skipped.append(SkippedFile(corpus_file.source, reason))
         else:
             documents.append(document)
-    if not documents:
-        found = f"; skipped: {', '.join(f'{s.source} ({s.reason})' for s in skipped)}" if skipped else ""
-        raise EmptyCorpus(
-            f"no readable documents in corpus folder {str(corpus_dir)!r} (docqa reads "
-            f"{' and '.join(SUPPORTED_SUFFIXES)} files){found}; add documents or pass --corpus DIR"
-        )
-    return Corpus(tuple(documents), tuple(skipped), {f.source: f.sha256 for f in files})
+    skipped += unsupported_files(corpus_dir)
+    for entry in skipped:
+        logger.warning("skipping %s: %s", entry.source, entry.reason)
+    check_not_empty(documents, skipped, corpus_dir)
+    return Corpus(tuple(documents), tuple(sorted(skipped, key=lambda s: s.source)), {f.source: f.sha256 for f in files})
+
+
+def check_not_empty(documents, skipped, corpus_dir: Path) -> None:
+    """Raise EmptyCorpus, naming the skipped files and why, when no document could be read."""
+    if documents:
+        return
+    found = f"; skipped: {', '.join(f'{s.source} ({s.reason})' for s in skipped)}" if skipped else ""
+    raise EmptyCorpus(
+        f"no readable documents in corpus folder {str(corpus_dir)!r} (docqa reads {FORMATS_READ} "
+        f"files){found}; add documents or pass --corpus DIR"
+    )
 
 
 def read_document(corpus_file: CorpusFile) -> tuple[Document | None, str]:
     """Read and repair one file. Returns the Document, or None and the reason it was skipped."""
-    raw = corpus_file.path.read_bytes()
     try:
-        decoded = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        return None, (
-            f"not UTF-8 text (byte {error.start}: {raw[error.start:error.start + 1]!r}); "
-            f"save it as UTF-8 to include it"
-        )
-    if "\x00" in decoded:
-        return None, "holds NUL bytes, so it is not a text file; remove it or convert it to text"
-    text = repair_text(decoded, known_word)
-    if not text.strip():
-        return None, "the file is empty"
-    return Document(corpus_file.source, text, corpus_file.sha256, _title(text)), ""
+        data = corpus_file.path.read_bytes()
+    except OSError as error:
+        return None, f"could not be read ({error.strerror or error}); check its permissions"
+    return read_bytes(data, corpus_file.source, corpus_file.sha256)
 
 
-def _title(text: str) -> str | None:
-    for line in text.splitlines():
-        line = line.strip().lstrip("#").strip()
-        if line:
-            return line[:200]
-    return None
+def read_bytes(data: bytes, source: str, sha256: str = "") -> tuple[Document | None, str]:
+    """Read a file's bytes as the format its name says. Returns the Document, or None and the reason.
+
+    Never raises for a bad file: a reader's unexpected failure becomes the reason.
+    """
+    reader = READERS.get(Path(source).suffix.lower())
+    if reader is None:
+        return None, f"docqa does not read {Path(source).suffix or 'extension-less'} files; convert it to one of {FORMATS_READ}"
+    try:
+        extracted = reader(data)
+        document = assemble(extracted, source, sha256, known_word)
+    except UnreadableFile as error:
+        return None, str(error)
+    except Exception as error:  # a library's bug on a strange file must not stop the whole build
+        logger.debug("reading %s failed", source, exc_info=True)
+        return None, f"could not be read ({type(error).__name__}: {error}); check that it opens, and save it again"
+    if not document.text.strip():
+        return None, "the file is empty" if not data.strip() else "no text found in it"
+    for note in extracted.notes:
+        logger.warning("%s: %s", source, note)
+    return document, ""
 
 
 @lru_cache(maxsize=1)

@@ -4,9 +4,12 @@ Layout of an index folder (no pickle anywhere)::
 
     manifest.json     written last: its presence means the build finished
     vectors.faiss     FAISS inner-product index over normalised chunk vectors
-    chunks.jsonl      one chunk a line, in FAISS row order
-    documents.jsonl   the repaired text of every document, which all offsets index
+    chunks.jsonl      one chunk a line, in FAISS row order, with its section and page
+    documents.jsonl   the repaired text of every document, which all offsets index, with its
+                      title, where its pages and sections start
     bm25/             the BM25 keyword index (bm25s arrays and JSON)
+
+Building and updating it is ``build.py``'s job.
 """
 
 from __future__ import annotations
@@ -15,17 +18,17 @@ import json
 import logging
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from . import __version__
-from .chunking import CHUNKING_VERSION, ChunkingParams, chunk_documents
-from .corpus import SkippedFile, list_corpus_files, read_corpus
+from .chunking import CHUNKING_VERSION, ChunkingParams
+from .corpus import list_corpus_files
 from .embedding import Embedder
 from .errors import CorruptIndex, IndexNotFound, StaleIndex
 from .repair import REPAIR_VERSION
@@ -34,7 +37,8 @@ from .types import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+# 3: documents carry pages and sections, chunks their section.
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
@@ -60,18 +64,6 @@ class IndexSettings:
             "repair_version": REPAIR_VERSION,
             "chunking_version": CHUNKING_VERSION,
         }
-
-
-@dataclass(frozen=True)
-class BuildReport:
-    """What a build did."""
-
-    index_dir: Path
-    documents: int
-    chunks: int
-    skipped: tuple[SkippedFile, ...]
-    seconds: float
-    built: bool  # False when the index was already up to date
 
 
 @dataclass(frozen=True)
@@ -141,41 +133,18 @@ def ensure_fresh(index_dir: Path, corpus_dir: Path, settings: IndexSettings) -> 
         )
 
 
-def build_index(
-    corpus_dir: Path,
-    index_dir: Path,
-    embedder: Embedder,
-    chunking: ChunkingParams,
-    *,
-    progress: bool = False,
-) -> BuildReport:
-    """Read, chunk and embed the corpus and write a complete index folder.
+def write_index(index_dir: Path, documents: Sequence[Document], chunks: Sequence[Chunk], vectors: np.ndarray,
+                manifest: dict) -> None:
+    """Write a complete index folder: into a temporary folder beside ``index_dir``, moved into
+    place only when complete, so a crash never leaves a half-written index.
 
-    The index is written into a temporary folder beside ``index_dir`` and moved into place
-    only when complete, so a crash never leaves a half-written index.
-
-    Raises:
-        CorpusNotFound, EmptyCorpus: the corpus cannot be indexed.
-        IndexNotFound: ``index_dir`` holds files that are not a docqa index (they are not touched).
+    The keyword index is built here from all chunk texts (it takes well under a second for
+    thousands of chunks); ``vectors`` holds row i for chunk i.
     """
     import faiss
 
-    started = time.perf_counter()
-    index_dir = Path(index_dir)
-    _refuse_foreign_folder(index_dir)
-    _clean_leftovers(index_dir)
-    corpus = read_corpus(corpus_dir)
-    if chunking.max_tokens > embedder.max_tokens:
-        raise ValueError(
-            f"chunks of {chunking.max_tokens} tokens exceed the model's window of {embedder.max_tokens}"
-        )
-    chunks = chunk_documents(corpus.documents, chunking, embedder.token_spans)
-    vectors = embedder.embed([c.text for c in chunks], progress=progress)
-    if vectors.shape != (len(chunks), embedder.dimension):
-        raise ValueError(f"embedder returned shape {vectors.shape} for {len(chunks)} chunks")
-    faiss_index = faiss.IndexFlatIP(embedder.dimension)  # inner product = cosine on normalised vectors
-    faiss_index.add(vectors)
-
+    faiss_index = faiss.IndexFlatIP(vectors.shape[1])  # inner product = cosine on normalised vectors
+    faiss_index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     temporary = index_dir.parent / f".{index_dir.name}.tmp-{os.getpid()}"
     if temporary.exists():
@@ -184,26 +153,24 @@ def build_index(
     faiss.write_index(faiss_index, str(temporary / VECTORS))
     KeywordIndex.build([c.text for c in chunks]).save(temporary / KEYWORD)
     _write_jsonl(temporary / CHUNKS, (_chunk_record(c) for c in chunks))
-    _write_jsonl(
-        temporary / DOCUMENTS,
-        ({"source": d.source, "sha256": d.sha256, "title": d.title, "text": d.text} for d in corpus.documents),
-    )
-    seconds = time.perf_counter() - started
-    manifest = {
+    _write_jsonl(temporary / DOCUMENTS, (_document_record(d) for d in documents))
+    _write_json_durably(temporary / MANIFEST, manifest)
+    _move_into_place(temporary, index_dir)
+
+
+def new_manifest(settings: IndexSettings, fingerprints: dict[str, str], skipped, documents: int, chunks: int,
+                 seconds: float, update: dict) -> dict:
+    """The manifest of an index built now."""
+    return {
         "docqa_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "libraries": _library_versions(),
-        "settings": settings_for(embedder, chunking).to_dict(),
-        "corpus": {
-            "files": corpus.fingerprints,
-            "skipped": {s.source: s.reason for s in corpus.skipped},
-        },
-        "counts": {"documents": len(corpus.documents), "chunks": len(chunks)},
+        "settings": settings.to_dict(),
+        "corpus": {"files": fingerprints, "skipped": {s.source: s.reason for s in skipped}},
+        "counts": {"documents": documents, "chunks": chunks},
         "build_seconds": round(seconds, 3),
+        "last_update": update,
     }
-    _write_json_durably(temporary / MANIFEST, manifest)
-    _move_into_place(temporary, index_dir)
-    return BuildReport(index_dir, len(corpus.documents), len(chunks), corpus.skipped, seconds, True)
 
 
 def load_index(index_dir: Path) -> LoadedIndex:
@@ -219,10 +186,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
     manifest = read_manifest(index_dir)
     try:
         chunks = tuple(_chunk_from_record(r) for r in _read_jsonl(index_dir / CHUNKS))
-        documents = {
-            r["source"]: Document(r["source"], r["text"], r["sha256"], r.get("title"))
-            for r in _read_jsonl(index_dir / DOCUMENTS)
-        }
+        documents = {r["source"]: _document_from_record(r) for r in _read_jsonl(index_dir / DOCUMENTS)}
         vectors = faiss.read_index(str(index_dir / VECTORS))
         keyword = KeywordIndex.load(index_dir / KEYWORD)
         matrix = vectors.reconstruct_n(0, vectors.ntotal) if vectors.ntotal else np.zeros((0, vectors.d), np.float32)
@@ -274,6 +238,7 @@ def _chunk_record(chunk: Chunk) -> dict:
         "start": chunk.start,
         "end": chunk.end,
         "page": chunk.page,
+        "section": list(chunk.section),
         "token_count": chunk.token_count,
         "text": chunk.text,
     }
@@ -288,6 +253,26 @@ def _chunk_from_record(record: dict) -> Chunk:
         text=record["text"],
         token_count=int(record["token_count"]),
         page=record.get("page"),
+        section=tuple(record.get("section") or ()),
+    )
+
+
+def _document_record(document: Document) -> dict:
+    return {
+        "source": document.source,
+        "sha256": document.sha256,
+        "title": document.title,
+        "pages": [list(p) for p in document.pages],
+        "sections": [[start, list(path)] for start, path in document.sections],
+        "text": document.text,
+    }
+
+
+def _document_from_record(record: dict) -> Document:
+    return Document(
+        record["source"], record["text"], record["sha256"], record.get("title"),
+        pages=tuple((int(start), int(number)) for start, number in record.get("pages") or ()),
+        sections=tuple((int(start), tuple(path)) for start, path in record.get("sections") or ()),
     )
 
 
@@ -320,6 +305,16 @@ def _library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return versions
+
+
+def prepare_index_folder(index_dir: Path) -> None:
+    """Before a build: refuse a folder that is not a docqa index; clear what a crashed build left.
+
+    Raises:
+        IndexNotFound: ``index_dir`` holds files that are not a docqa index (they are not touched).
+    """
+    _refuse_foreign_folder(index_dir)
+    _clean_leftovers(index_dir)
 
 
 def _refuse_foreign_folder(index_dir: Path) -> None:

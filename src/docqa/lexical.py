@@ -11,7 +11,10 @@ import numpy as np
 from .terms import content_terms
 
 logger = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG level
+
+def _quiet_bm25s() -> None:
+    # bm25s sets its own logger to DEBUG when imported and logs every build there.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 BM25_PARAMETERS = {"k1": 1.5, "b": 0.75, "method": "lucene", "tokens": "snowball-english-stopwords"}
 
@@ -26,6 +29,7 @@ class KeywordIndex:
     def build(cls, texts: Sequence[str]) -> "KeywordIndex":
         import bm25s
 
+        _quiet_bm25s()
         model = bm25s.BM25(k1=BM25_PARAMETERS["k1"], b=BM25_PARAMETERS["b"], method=BM25_PARAMETERS["method"])
         model.index([content_terms(text) for text in texts], show_progress=False)
         return cls(model)
@@ -37,6 +41,7 @@ class KeywordIndex:
     def load(cls, folder: Path) -> "KeywordIndex":
         import bm25s
 
+        _quiet_bm25s()
         model = bm25s.BM25.load(str(folder), allow_pickle=False, mmap=False, show_progress=False)
         return cls(model)
 

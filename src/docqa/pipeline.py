@@ -6,7 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -14,9 +14,10 @@ from .answer import AnswerPolicy, SentenceCandidate, TermStatistics, candidate_s
 from .chunking import ChunkingParams
 from .embedding import Embedder, MiniLMEmbedder
 from .errors import IndexNotFound, InvalidQuery, StaleIndex
-from .index import BuildReport, LoadedIndex, build_index, load_index, settings_for, stale_reasons
+from .build import BuildReport, build_index
+from .index import LoadedIndex, load_index, settings_for, stale_reasons
 from .retrieve import RetrievalSettings, check_k, retrieve
-from .types import Answer, Hit
+from .types import Answer, Document, Hit
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +55,15 @@ class Pipeline:
         """What makes the index stale (empty when fresh). Raises IndexNotFound when there is none."""
         return stale_reasons(self.index_dir, self.corpus_dir, self.settings)
 
-    def build(self, *, progress: bool = False) -> BuildReport:
-        """Build the index from the corpus now, replacing any previous one."""
+    def build(self, *, progress: bool = False, rebuild: bool = False) -> BuildReport:
+        """Bring the index up to date with the corpus now, reusing what did not change.
+
+        Args:
+            rebuild: read and embed everything, ignoring the previous index.
+        """
         with self._lock:
-            report = build_index(self.corpus_dir, self.index_dir, self.embedder, self.chunking, progress=progress)
+            report = build_index(self.corpus_dir, self.index_dir, self.embedder, self.chunking,
+                                 progress=progress, rebuild=rebuild)
             self._forget_index()
             return report
 
@@ -90,7 +96,7 @@ class Pipeline:
                         f"run `docqa index` to update it, or drop --no-build",
                         reasons,
                     )
-                logger.info("the index is out of date (%s): rebuilding it", "; ".join(reasons))
+                logger.info("the index is out of date (%s): updating it", "; ".join(reasons))
                 return self.build(progress=progress)
             self.index  # load now, so the first question is fast
             return None
@@ -169,6 +175,7 @@ class Pipeline:
             answer_hits = hits[:answer_k]
             candidates = self.sentence_candidates(query_vector, answer_hits)
             answer = compose_answer(query, answer_hits, candidates, index.documents, self.term_stats, self.policy)
+            answer = with_places(answer, index.documents)
             if query != question:
                 answer = replace(answer, question=question, extra={**answer.extra, "searched": query})
             results.append((hits, answer))
@@ -190,6 +197,22 @@ class Pipeline:
                               documents[hit.chunk.source].text[previous[0]:previous[1]] if previous else "")
             for (hit, start, end, position, count, previous), key in zip(spans, keys)
         ]
+
+
+def with_places(answer: Answer, documents: Mapping[str, Document]) -> Answer:
+    """The answer with each citation's page, section and document title, taken where its quote starts.
+
+    A chunk can run over a page break; the quote's own start says which page it is on.
+    """
+    citations = []
+    for citation in answer.citations:
+        document = documents.get(citation.source)
+        if document is None:
+            citations.append(citation)
+            continue
+        citations.append(replace(citation, page=document.page_at(citation.start),
+                                 section=document.section_at(citation.start), title=document.title))
+    return replace(answer, citations=tuple(citations))
 
 
 def _check_question(question: str) -> None:

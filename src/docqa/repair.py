@@ -1,12 +1,16 @@
 """Repairs for text extracted from PDFs: pure functions of the text.
 
-Three kinds of damage are repaired, in this order:
+Three kinds of damage are repaired in any text, in this order:
 
 1. words hyphenated across a line break ("rehabili-" / "tate" -> "rehabilitate"), while
    real compounds keep their hyphen ("terrorist-" / "related" -> "terrorist-related");
 2. footnote numbers glued after punctuation ("terrorism.”228As" -> "terrorism.” As");
 3. lines broken mid-sentence, joined into one line. Blank lines (paragraphs), list items,
    headings, lines ending in a colon and fenced code keep their line breaks.
+
+PDFs read page by page get three more (``repair_pages``): running headers and footers
+repeated on the pages are removed, a short line that ends a sentence ends its paragraph, and
+the pages are joined again, a word or sentence that runs on over a page break included.
 
 Offsets everywhere in docqa index the repaired text, so the repairs only need to be
 deterministic, not reversible.
@@ -15,10 +19,12 @@ deterministic, not reversible.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections import Counter
+from typing import Callable, Sequence
 
 # Part of the index settings: changing any repair changes what offsets mean.
-REPAIR_VERSION = 1
+# 2: PDF pages (running headers and footers, paragraph ends, pages joined).
+REPAIR_VERSION = 2
 
 KnownWord = Callable[[str], bool]
 
@@ -35,7 +41,7 @@ def _no_words(_: str) -> bool:
     return False
 
 
-def repair_text(raw: str, known_word: KnownWord | None = None) -> str:
+def repair_text(raw: str, known_word: KnownWord | None = None, evidence: str | None = None) -> str:
     """Return ``raw`` with extraction damage repaired.
 
     Args:
@@ -43,21 +49,27 @@ def repair_text(raw: str, known_word: KnownWord | None = None) -> str:
         known_word: tells whether a lower-case word is a whole word of the language; it
             decides between "rehabili-tate" (joined) and "terrorist-related" (kept) when the
             document itself gives no evidence. Without it only the document's evidence counts.
+        evidence: the whole document, when ``raw`` is a part of it (a page), so that the
+            words of the other parts count as evidence too.
 
     Returns:
         The repaired text.
     """
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"[ \t]+\n", "\n", text)
-    text = join_hyphenated_words(text, known_word or _no_words)
+    text = join_hyphenated_words(text, known_word or _no_words, evidence)
     text = remove_footnote_numbers(text)
     text = join_broken_lines(text)
     return text
 
 
-def join_hyphenated_words(text: str, known_word: KnownWord) -> str:
-    """Join words split by a hyphen at a line break; keep the hyphen of real compounds."""
-    lowered = text.lower()
+def join_hyphenated_words(text: str, known_word: KnownWord, evidence: str | None = None) -> str:
+    """Join words split by a hyphen at a line break; keep the hyphen of real compounds.
+
+    The document's own spelling decides first: ``evidence`` (default ``text``) is searched
+    for the word with and without its hyphen.
+    """
+    lowered = (text if evidence is None else evidence).lower()
 
     def decide(match: re.Match) -> str:
         left, right = match.group(1), match.group(2)
@@ -168,3 +180,131 @@ def _drop_blank_lines_inside_list_items(lines: list[str]) -> list[str]:
             continue
         kept.append(line)
     return kept
+
+
+# ---------------------------------------------------------------- PDF pages
+
+_PAGE_NUMBER = re.compile(r"^(?:page|p\.|seite|página)?\s*[-–—]?\s*\d{1,4}\s*[-–—]?(?:\s*(?:of|/)\s*\d{1,4})?$", re.I)
+_EDGE_LINES = 3  # how many lines at the top and at the bottom of a page can be a running header or footer
+_SENTENCE_END = re.compile(r"[.!?][\"”’')\]]*$")
+
+
+def repair_pages(pages: Sequence[str], known_word: KnownWord | None = None) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Repair a paged document and join its pages into one text.
+
+    Args:
+        pages: each page's text as extracted, in order (page numbers count from 1); empty
+            for a page without text.
+        known_word: as for ``repair_text``.
+
+    Returns:
+        The text, and ``(offset, page number)`` where each page with text starts in it.
+    """
+    pages = remove_running_lines(pages)
+    pages = [end_paragraphs_at_short_lines(page) for page in pages]
+    evidence = "\n".join(pages)
+    text = ""
+    starts: list[tuple[int, int]] = []
+    for number, page in enumerate(pages, 1):
+        page = repair_text(page, known_word, evidence).strip()
+        if not page:
+            continue
+        if not text:
+            text = page
+            starts.append((0, number))
+            continue
+        joint, page = _page_joint(text, page, known_word or _no_words, evidence)
+        text = text[: len(text) - 1] if joint == "-" else text + joint  # "-": the hyphen goes
+        starts.append((len(text), number))
+        text += page
+    return text, tuple(starts)
+
+
+def _page_joint(before: str, page: str, known_word: KnownWord, evidence: str) -> tuple[str, str]:
+    """How a page follows the text before it: "" (a hyphenated compound runs on), "-" (a word
+    hyphenated over the break is joined), " " (a sentence runs on) or a paragraph break."""
+    last_line = before.rsplit("\n", 1)[-1]
+    first_line = page.split("\n", 1)[0]
+    hyphenated = re.search(rf"({_LETTERS}+)-$", last_line)
+    next_word = re.match(rf"{_LETTERS}+", first_line)
+    if hyphenated and next_word:
+        probe = f"{hyphenated.group(1)}-\n{next_word.group(0)}"
+        joined = join_hyphenated_words(probe, known_word, evidence)
+        return ("" if "-" in joined else "-"), page
+    runs_on = (
+        last_line.strip()
+        and not _SENTENCE_END.search(last_line)
+        and not last_line.rstrip().endswith(":")
+        and _LIST_ITEM.match(first_line) is None
+        and not last_line.lstrip().startswith(("#", "|"))
+    )
+    return (" " if runs_on else "\n\n"), page
+
+
+def remove_running_lines(pages: Sequence[str]) -> list[str]:
+    """Remove running headers and footers: lines at the top or bottom of the pages that repeat.
+
+    A line among the first or last three of a page is a running line when the same line,
+    its numbers aside ("Annual report 2023 — page 4"), stands at an edge of at least half
+    of the pages (and of two at least). A bare page number ("4", "- 4 -", "Page 4 of 9")
+    at an edge counts the same way.
+    """
+    split = [page.split("\n") for page in pages]
+    with_text = [lines for lines in split if any(line.strip() for line in lines)]
+    if len(with_text) < 2:
+        return list(pages)
+    seen: Counter[str] = Counter()
+    for lines in with_text:
+        seen.update({_running_key(line) for line in _edge_lines(lines)})
+    needed = max(2, (len(with_text) + 1) // 2)
+    running = {key for key, count in seen.items() if count >= needed and key}
+    return ["\n".join(_strip_edges(lines, running)) for lines in split]
+
+
+def _running_key(line: str) -> str:
+    line = " ".join(line.split()).lower()
+    if _PAGE_NUMBER.match(line):
+        return "<page number>"
+    return re.sub(r"\d+", "#", line)
+
+
+def _edge_lines(lines: list[str]) -> list[str]:
+    filled = [line for line in lines if line.strip()]
+    return filled[:_EDGE_LINES] + filled[-_EDGE_LINES:]
+
+
+def _strip_edges(lines: list[str], running: set[str]) -> list[str]:
+    lines = list(lines)
+    for direction in (1, -1):
+        removed = 0
+        while lines and removed < _EDGE_LINES:
+            index = 0 if direction == 1 else len(lines) - 1
+            if not lines[index].strip():
+                lines.pop(index)
+                continue
+            if _running_key(lines[index]) not in running:
+                break
+            lines.pop(index)
+            removed += 1
+    return lines
+
+
+def end_paragraphs_at_short_lines(page: str) -> str:
+    """Put a paragraph break after a line that ends a sentence well short of the page's width.
+
+    PDF text has no paragraph marks; the last line of a paragraph is the one that stops
+    early. Without the break, joining broken lines would run paragraphs together.
+    """
+    lines = page.split("\n")
+    widths = sorted(len(line.strip()) for line in lines if line.strip())
+    if len(widths) < 3:
+        return page
+    full = widths[int(0.8 * (len(widths) - 1))]  # a typical full line
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if (following.strip() and line.strip() and len(line.strip()) < 0.7 * full
+                and _SENTENCE_END.search(line.rstrip())):
+            out.append("")
+    return "\n".join(out)

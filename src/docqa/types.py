@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
+
+SECTION_SEPARATOR = " › "
 
 
 @dataclass(frozen=True)
@@ -11,13 +14,30 @@ class Document:
 
     ``text`` is the repaired text (de-hyphenated, footnote numbers removed, broken lines
     joined); every offset in docqa indexes this text. ``source`` is the corpus-relative
-    POSIX path.
+    POSIX path. ``title`` comes from the document itself (PDF metadata, HTML ``<title>``,
+    the first heading), or is None.
+
+    ``pages`` holds ``(offset, page number)`` where each page of a paged format starts in
+    ``text``; ``sections`` holds ``(offset, heading path)`` where each section starts, the
+    path running from the top heading down ("Purpose", "Meetings"). Both are sorted by offset.
     """
 
     source: str
     text: str
     sha256: str
     title: str | None = None
+    pages: tuple[tuple[int, int], ...] = ()
+    sections: tuple[tuple[int, tuple[str, ...]], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page number that holds character ``offset``, or None for formats without pages."""
+        position = bisect_right([start for start, _ in self.pages], offset) - 1
+        return self.pages[max(position, 0)][1] if self.pages else None
+
+    def section_at(self, offset: int) -> tuple[str, ...]:
+        """The heading path of the section that holds character ``offset`` (empty before any heading)."""
+        position = bisect_right([start for start, _ in self.sections], offset) - 1
+        return self.sections[position][1] if position >= 0 else ()
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,7 @@ class Chunk:
     text: str
     token_count: int
     page: int | None = None
+    section: tuple[str, ...] = ()  # the heading path of the section the chunk lies in
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,8 @@ class Citation:
     end: int
     quote: str
     page: int | None = None
+    section: tuple[str, ...] = ()
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +113,8 @@ class Answer:
                 "end": c.end,
                 "page": c.page,
                 "quote": c.quote,
+                "section": section_label(c.section),
+                "title": c.title,
             }
             for c in self.citations
         ]
@@ -101,6 +126,7 @@ class Answer:
                 "start": h.chunk.start,
                 "end": h.chunk.end,
                 "page": h.chunk.page,
+                "section": section_label(h.chunk.section),
                 "score": round(float(h.score), 6),
                 "text": h.chunk.text,
             }
@@ -108,3 +134,8 @@ class Answer:
         ]
         record.update(self.extra)
         return record
+
+
+def section_label(path: tuple[str, ...]) -> str | None:
+    """A heading path as people read it ("Purpose › Meetings"), or None when there is none."""
+    return SECTION_SEPARATOR.join(path) if path else None

@@ -17,6 +17,7 @@ import threading
 from collections import Counter
 from typing import Mapping, Sequence
 
+from .corpus import FORMATS_READ
 from .errors import DocqaError
 from .followups import resolve_followup
 from .pipeline import Pipeline
@@ -124,6 +125,8 @@ CSS = """
 .docqa-query { color: var(--body-text-color-subdued); font-size: 0.88rem; }
 .docqa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin: 8px 0; scroll-margin-top: 12px; }
 .docqa-source header { margin-bottom: 6px; }
+.docqa-where { font-size: 0.9rem; }
+.docqa-doc-title { font-style: italic; }
 .docqa-label { font-weight: 700; color: var(--color-accent); }
 .docqa-file { font-weight: 600; }
 .docqa-meta { color: var(--body-text-color-subdued); font-size: 0.85rem; }
@@ -257,7 +260,7 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
                 documents_table = gr.HTML(elem_id="docqa-documents")
                 with gr.Row():
                     with gr.Column():
-                        upload = gr.File(label=f"Add documents (.txt or .md, UTF-8, up to {MAX_UPLOAD_BYTES // 2**20} MB)",
+                        upload = gr.File(label=f"Add documents ({FORMATS_READ}; up to {MAX_UPLOAD_BYTES // 2**20} MB each)",
                                          file_count="multiple", elem_id="docqa-upload")
                         replace = gr.Checkbox(label="Replace files with the same name", value=False)
                     with gr.Column():

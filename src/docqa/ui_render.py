@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .types import Answer, Citation, Document, Hit
+from .types import Answer, Citation, Document, Hit, section_label
 
 UNEXPECTED = "Something went wrong; the details are in the server log."
 
@@ -54,8 +54,8 @@ def format_reply(answer: Answer, turn: int) -> str:
 def render_sources(turn: Turn | None, documents: Mapping[str, Document], context_chars: int = 0) -> str:
     """The sources panel for one answer, as HTML in which every piece of document text is escaped.
 
-    Answered: one entry per citation (file, page, characters, score, the passage with the
-    quote marked, ``context_chars`` of the document around it), then the other passages.
+    Answered: one entry per citation (file, document title and section, page, characters,
+    score, the passage with the quote marked, ``context_chars`` of the document around it), then the other passages.
     Declined: the closest passages, each marked as not supporting an answer.
     """
     if turn is None:
@@ -73,7 +73,8 @@ def render_sources(turn: Turn | None, documents: Mapping[str, Document], context
         for citation in answer.citations:
             hit = hits.get(citation.chunk_id)
             parts.append(_entry(source_anchor(turn.number, citation.marker), f"[{citation.marker}]", citation.source,
-                                citation.page, citation.start, citation.end, hit, [citation], documents, context_chars))
+                                citation.page, citation.start, citation.end, hit, [citation], documents, context_chars,
+                                section=citation.section, title=citation.title))
         cited = {c.chunk_id for c in answer.citations}
         others = [hit for hit in answer.passages if hit.chunk.chunk_id not in cited]
         if others:
@@ -94,20 +95,28 @@ def escape_html(text: str) -> str:
 
 
 def _passage_entry(turn: int, hit: Hit, documents, context_chars: int, unsupported: bool = False) -> str:
+    document = documents.get(hit.chunk.source)
     return _entry(f"docqa-t{turn}-p{hit.rank}", f"#{hit.rank}", hit.chunk.source, hit.chunk.page, hit.chunk.start,
-                  hit.chunk.end, hit, [], documents, context_chars, unsupported=unsupported)
+                  hit.chunk.end, hit, [], documents, context_chars, unsupported=unsupported,
+                  section=hit.chunk.section, title=document.title if document is not None else None)
 
 
 def _entry(element_id: str, label: str, source: str, page: int | None, start: int, end: int, hit: Hit | None,
            citations: Sequence[Citation], documents: Mapping[str, Document], context_chars: int,
-           unsupported: bool = False) -> str:
+           unsupported: bool = False, section: tuple[str, ...] = (), title: str | None = None) -> str:
+    where = []
+    if title and (not section or section[0] != title):
+        where.append(f'<span class="docqa-doc-title">{escape_html(title)}</span>')
+    if section:
+        where.append(f'<span class="docqa-section">{escape_html(section_label(section))}</span>')
+    where_html = f'<div class="docqa-where">{" › ".join(where)}</div>' if where else ""
     place = f"p. {page} · " if page is not None else ""
     place += "quote at " if citations else ""
     score = f" · passage score {hit.score:.3f}" if hit is not None else ""
     badge = '<span class="docqa-badge">does not support an answer</span>' if unsupported else ""
     css = "docqa-unsupported" if unsupported else ("docqa-cited" if citations else "docqa-other")
     header = (f'<header><span class="docqa-label">{escape_html(label)}</span> <span class="docqa-file">{escape_html(source)}</span>'
-              f'{badge}<div class="docqa-meta">{place}characters {start}–{end}{score}</div></header>')
+              f'{badge}{where_html}<div class="docqa-meta">{place}characters {start}–{end}{score}</div></header>')
     body = _passage_html(hit, citations, documents.get(source), context_chars) if hit is not None else (
         f"<mark>{escape_html(citations[0].quote)}</mark>" if citations else "")
     return f'<article id="{element_id}" class="docqa-source {css}">{header}<div class="docqa-passage">{body}</div></article>'

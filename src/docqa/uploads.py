@@ -1,9 +1,10 @@
 """The Documents tab's work: checking uploads, writing and removing corpus files, re-indexing.
 
 An upload is checked before anything is written (a plain file name, a supported type, the size
-limit, UTF-8 text, no silent overwrite) and then written in one step; a removal only touches
-files the corpus folder lists. Each change re-indexes at once and is reported in Markdown, with
-names and errors escaped.
+limit, a file docqa can read: UTF-8 text, a PDF with a text layer, a sound Word file; no silent
+overwrite) and then written in one step; a removal only touches files the corpus folder lists.
+Each change updates the index at once, as `docqa index` does (only what changed is embedded), and
+is reported in Markdown, with names and errors escaped.
 """
 
 import logging
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .config import progress_enabled
-from .corpus import SUPPORTED_SUFFIXES, list_corpus_files
+from .corpus import FORMATS_READ, SUPPORTED_SUFFIXES, list_corpus_files, read_bytes
+from .readers import CONVERT_HINTS
 from .errors import DocqaError
 from .pipeline import Pipeline
 from .ui_render import UNEXPECTED, escape_markdown
@@ -38,23 +40,23 @@ def check_upload(name: str, data: bytes, corpus_dir: Path, *, replace: bool = Fa
 
     Raises:
         UploadRejected: a name with a folder part or hidden, an unsupported type, too large,
-            empty, not UTF-8 text, or a file of that name already there (unless ``replace``).
+            a file docqa cannot read (empty, not UTF-8 text, a broken PDF or Word file, a scan
+            without text), or a file of that name already there (unless ``replace``).
     """
     shown = name if len(name) <= 80 else name[:79] + "…"
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     if base != name or not base or base.startswith(".") or "\x00" in name:
         raise UploadRejected(f"{shown!r} is not a plain file name; upload the file itself, named like report.txt")
-    if Path(base).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise UploadRejected(f"{shown}: docqa reads {' and '.join(SUPPORTED_SUFFIXES)} files; save it as plain text first")
+    suffix = Path(base).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        hint = CONVERT_HINTS.get(suffix, "convert it to one of these first")
+        raise UploadRejected(f"{shown}: docqa reads {FORMATS_READ} files; {hint}")
     check_upload_size(name, len(data), max_bytes)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UploadRejected(f"{shown} is not UTF-8 text (byte {error.start}); save it as UTF-8 and upload it again") from None
-    if "\x00" in text:
-        raise UploadRejected(f"{shown} holds NUL bytes, so it is not a text file; upload plain text")
-    if not text.strip():
+    if not data.strip():
         raise UploadRejected(f"{shown} is empty; there is nothing to index")
+    document, reason = read_bytes(data, base)  # the same reading as the index's, so what passes here indexes
+    if document is None:
+        raise UploadRejected(f"{shown}: {reason}")
     destination = Path(corpus_dir) / base
     if not destination.resolve().parent == Path(corpus_dir).resolve():
         raise UploadRejected(f"{shown!r} would land outside the corpus folder; rename it")
@@ -91,7 +93,7 @@ def add_documents(pipeline: Pipeline, paths: Sequence[str] | None, replace: bool
         progress: a callable ``progress(fraction, desc=...)`` (Gradio's), told when indexing starts.
     """
     if not paths:
-        return "Choose .txt or .md files to add."
+        return f"Choose files to add ({FORMATS_READ})."
     lines, added = [], []
     with _CORPUS_CHANGES:  # two uploads of one name must not both pass the existence check
         for path in map(Path, paths):
@@ -150,7 +152,9 @@ def reindex_and_report(pipeline: Pipeline, done: list[str]) -> list[str]:
     except Exception:
         logger.exception("indexing failed")
         return [f"✗ {UNEXPECTED}"]
-    built = f" in {report.seconds:.1f} s" if report is not None else ""
+    built = ""
+    if report is not None:
+        built = f" in {report.seconds:.1f} s (embedded {report.embedded} new passage{'s' if report.embedded != 1 else ''})"
     return [f"✓ {escape_markdown(', '.join(done))}; indexed {len(index.documents)} documents, "
             f"{index.size} passages{built}. Ask away."]
 

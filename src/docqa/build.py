@@ -1,0 +1,201 @@
+"""Building the index, and keeping it current by redoing only what changed.
+
+An update reads and chunks only the files that are new or changed (a file renamed or copied
+is recognised by its content and not read again), and embeds only chunks whose text has no
+vector in the previous index yet: vectors are looked up by the sha256 of the chunk's text.
+Chunks of removed files are dropped. The keyword index is rebuilt from all chunk texts,
+which is cheap. The result is the index a full build would make (same chunks, same order,
+same vectors), written beside the old one and moved into place like a full build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import ChunkingParams, chunk_document
+from .corpus import CorpusFile, SkippedFile, check_not_empty, list_corpus_files, read_document, unsupported_files
+from .embedding import Embedder
+from .errors import CorruptIndex, IndexNotFound
+from .index import LoadedIndex, load_index, new_manifest, prepare_index_folder, settings_for, write_index
+from .types import Chunk, Document
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did.
+
+    ``embedded`` chunks got new vectors, ``reused`` took theirs from the previous index;
+    ``files_read`` files were read (the others were taken from the previous index as they
+    were); ``formats`` counts the indexed documents by file type; ``changes`` names the files
+    ``added``, ``changed``, ``removed`` and ``renamed`` ("old -> new") since the previous index.
+    """
+
+    index_dir: Path
+    documents: int
+    chunks: int
+    skipped: tuple[SkippedFile, ...]
+    seconds: float
+    built: bool  # False when the index was already up to date
+    embedded: int = 0
+    reused: int = 0
+    files_read: int = 0
+    formats: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, list[str]] = field(default_factory=dict)
+    incremental: bool = False
+    embed_seconds: float = 0.0
+
+
+def build_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    chunking: ChunkingParams,
+    *,
+    progress: bool = False,
+    rebuild: bool = False,
+) -> BuildReport:
+    """Bring the index of ``corpus_dir`` up to date, reusing what the previous index holds.
+
+    Args:
+        rebuild: ignore the previous index: read and embed everything.
+
+    Raises:
+        CorpusNotFound, EmptyCorpus: the corpus cannot be indexed.
+        IndexNotFound: ``index_dir`` holds files that are not a docqa index (they are not touched).
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    prepare_index_folder(index_dir)
+    if chunking.max_tokens > embedder.max_tokens:
+        raise ValueError(f"chunks of {chunking.max_tokens} tokens exceed the model's window of {embedder.max_tokens}")
+    settings = settings_for(embedder, chunking)
+    previous = None if rebuild else _previous_index(index_dir)
+    files = list_corpus_files(corpus_dir)
+    plan = _Reuse(previous, settings.to_dict())
+
+    documents: list[Document] = []
+    chunks: list[Chunk] = []
+    skipped: list[SkippedFile] = []
+    files_read = 0
+    for corpus_file in files:
+        document, document_chunks, reason, was_read = plan.document(corpus_file, chunking, embedder)
+        files_read += was_read
+        if document is None:
+            skipped.append(SkippedFile(corpus_file.source, reason))
+            if was_read:
+                logger.warning("skipping %s: %s", corpus_file.source, reason)
+            continue
+        documents.append(document)
+        chunks.extend(document_chunks)
+    skipped = sorted(skipped + unsupported_files(corpus_dir), key=lambda s: s.source)
+    check_not_empty(documents, skipped, corpus_dir)
+
+    embed_started = time.perf_counter()
+    vectors, embedded = plan.vectors(chunks, embedder, progress=progress)
+    embed_seconds = time.perf_counter() - embed_started
+    changes = plan.changes(files)
+    update = {"incremental": previous is not None, "files_read": files_read, "chunks_embedded": embedded,
+              "chunks_reused": len(chunks) - embedded, **{k: len(v) for k, v in changes.items()}}
+    seconds = time.perf_counter() - started
+    fingerprints = {f.source: f.sha256 for f in files}
+    manifest = new_manifest(settings, fingerprints, skipped, len(documents), len(chunks), seconds, update)
+    write_index(index_dir, documents, chunks, vectors, manifest)
+    formats = dict(sorted(Counter(Path(d.source).suffix.lower().lstrip(".") or "none" for d in documents).items()))
+    return BuildReport(index_dir, len(documents), len(chunks), tuple(skipped), time.perf_counter() - started, True,
+                       embedded=embedded, reused=len(chunks) - embedded, files_read=files_read, formats=formats,
+                       changes=changes, incremental=previous is not None, embed_seconds=embed_seconds)
+
+
+def text_key(text: str) -> str:
+    """The key of a chunk's vector: the sha256 of its text (the vector depends on nothing else)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _previous_index(index_dir: Path) -> LoadedIndex | None:
+    try:
+        return load_index(index_dir)
+    except IndexNotFound:
+        return None
+    except CorruptIndex as error:
+        logger.warning("the previous index cannot be reused (%s); building from scratch", error)
+        return None
+
+
+class _Reuse:
+    """What the previous index can give a build: documents and chunks of files whose content
+    did not change (when reading and chunking are as they were), and vectors by chunk text
+    (when the embedding model is the same)."""
+
+    def __init__(self, previous: LoadedIndex | None, settings: dict):
+        manifest = previous.manifest if previous is not None else {}
+        built_with = manifest.get("settings", {})
+        corpus = manifest.get("corpus", {})
+        self.files: dict[str, str] = corpus.get("files", {}) if previous is not None else {}
+        same_reading = previous is not None and built_with == settings
+        self.documents = dict(previous.documents) if same_reading else {}
+        self.skipped: dict[str, str] = corpus.get("skipped", {}) if same_reading else {}
+        self.chunks: dict[str, list[Chunk]] = {}
+        for chunk in (previous.chunks if same_reading else ()):
+            self.chunks.setdefault(chunk.source, []).append(chunk)
+        self.by_content = {d.sha256: d for d in self.documents.values()}
+        self.vector_rows: dict[str, int] = {}
+        self.matrix = None
+        if previous is not None and built_with.get("embedding") == settings["embedding"]:
+            self.matrix = previous.matrix
+            self.vector_rows = {text_key(c.text): row for row, c in enumerate(previous.chunks)}
+
+    def document(self, corpus_file: CorpusFile, chunking: ChunkingParams, embedder: Embedder
+                 ) -> tuple[Document | None, list[Chunk], str, bool]:
+        """The file's Document and chunks (or None and the reason it is skipped), and whether it was read."""
+        unchanged = self.files.get(corpus_file.source) == corpus_file.sha256
+        if unchanged and corpus_file.source in self.documents:
+            return self.documents[corpus_file.source], self.chunks.get(corpus_file.source, []), "", False
+        if unchanged and corpus_file.source in self.skipped:
+            return None, [], self.skipped[corpus_file.source], False
+        same_content = self.by_content.get(corpus_file.sha256)
+        if same_content is not None:  # renamed or copied: the text is known, the ids follow the new path
+            document = replace(same_content, source=corpus_file.source)
+            return document, chunk_document(document, chunking, embedder.token_spans), "", False
+        document, reason = read_document(corpus_file)
+        if document is None:
+            return None, [], reason, True
+        return document, chunk_document(document, chunking, embedder.token_spans), "", True
+
+    def vectors(self, chunks: list[Chunk], embedder: Embedder, *, progress: bool) -> tuple[np.ndarray, int]:
+        """One vector per chunk, in order; returns them and how many texts had to be embedded."""
+        keys = [text_key(c.text) for c in chunks]
+        missing: dict[str, str] = {}
+        for key, chunk in zip(keys, chunks):
+            if key not in self.vector_rows and key not in missing:
+                missing[key] = chunk.text
+        new_vectors = embedder.embed(list(missing.values()), progress=progress) if missing else None
+        if new_vectors is not None and new_vectors.shape != (len(missing), embedder.dimension):
+            raise ValueError(f"embedder returned shape {new_vectors.shape} for {len(missing)} chunks")
+        new_rows = {key: row for row, key in enumerate(missing)}
+        matrix = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+        for row, key in enumerate(keys):
+            if key in new_rows:
+                matrix[row] = new_vectors[new_rows[key]]
+            else:
+                matrix[row] = self.matrix[self.vector_rows[key]]
+        return matrix, len(missing)
+
+    def changes(self, files: list[CorpusFile]) -> dict[str, list[str]]:
+        """Which files were added, changed, removed and renamed since the previous index."""
+        current = {f.source: f.sha256 for f in files}
+        added = sorted(current.keys() - self.files.keys())
+        removed = sorted(self.files.keys() - current.keys())
+        changed = sorted(s for s in current.keys() & self.files.keys() if current[s] != self.files[s])
+        removed_by_content = {self.files[s]: s for s in removed}
+        moves = {removed_by_content.pop(current[s]): s for s in added if current[s] in removed_by_content}
+        return {"added": [s for s in added if s not in moves.values()], "changed": changed,
+                "removed": [s for s in removed if s not in moves], "renamed": [f"{a} -> {b}" for a, b in moves.items()]}

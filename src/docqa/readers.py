@@ -1,0 +1,409 @@
+"""Reading each supported format into text and structure: pages, headings, a title.
+
+A reader takes a file's bytes and returns an ``Extracted``: what the file says, before the
+repairs and offsets of ``assembly``. A file that cannot be read raises ``UnreadableFile``
+with the reason and the fix. The libraries load inside the readers that need them.
+
+- .txt and .md: UTF-8 text (Markdown headings are found later, in the repaired text);
+- .pdf (pypdf, BSD): each page's lines, with a blank line where the vertical gap between
+  two lines says a paragraph ended; the title from the PDF's metadata;
+- .html and .htm (Beautiful Soup): the main text without scripts, styles, navigation,
+  headers, footers and asides, as paragraphs and headings; the title from ``<title>``;
+- .docx (python-docx): paragraphs, headings and tables in document order; the title from
+  the document properties.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import statistics
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import DocqaError
+
+logger = logging.getLogger(__name__)
+
+MAX_TITLE_CHARS = 200
+
+
+class UnreadableFile(DocqaError):
+    """A corpus file that docqa cannot read; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph, list item, table row group or heading (``heading`` is its level, 1-6)."""
+
+    text: str
+    heading: int = 0
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What a reader found in a file. Exactly one of ``text``, ``pages`` and ``blocks`` is used.
+
+    ``text``: the whole text (plain text and Markdown). ``pages``: the text of each page, in
+    order, empty for a page without text (PDF). ``blocks``: paragraphs and headings in order
+    (HTML, Word). ``notes``: things the reader wants the user to know (pages without text).
+    """
+
+    kind: str  # "text", "markdown", "pages" or "blocks"
+    title: str | None = None
+    text: str = ""
+    pages: tuple[str, ...] = ()
+    blocks: tuple[Block, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- text and Markdown
+
+def read_text(data: bytes) -> Extracted:
+    """A UTF-8 text file."""
+    return Extracted("text", text=_decode_utf8(data))
+
+
+def read_markdown(data: bytes) -> Extracted:
+    """A UTF-8 Markdown file: its headings become sections once the text is repaired."""
+    return Extracted("markdown", text=_decode_utf8(data))
+
+
+def _decode_utf8(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(
+            f"not UTF-8 text (byte {error.start}: {data[error.start:error.start + 1]!r}); save it as UTF-8 to include it"
+        ) from None
+    if "\x00" in text:
+        raise UnreadableFile("holds NUL bytes, so it is not a text file; remove it or convert it to text")
+    return text
+
+
+# ---------------------------------------------------------------- PDF
+
+def read_pdf(data: bytes) -> Extracted:
+    """A PDF's text layer, page by page, with paragraph breaks from the vertical gaps between lines."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns about every small flaw of a file
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnreadableFile("the PDF is protected by a password; save an unprotected copy to include it")
+        pages = tuple(_page_text(page) for page in reader.pages)
+    except UnreadableFile:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as error:
+        raise UnreadableFile(f"not a readable PDF ({_short(error)}); open and save it again, or export it anew") from None
+    if not pages:
+        raise UnreadableFile("the PDF has no pages")
+    empty = [number for number, text in enumerate(pages, 1) if not text.strip()]
+    if len(empty) == len(pages):
+        raise UnreadableFile(
+            "the PDF has no text layer (a scan?); docqa does not run OCR: make it searchable first "
+            "(for example `ocrmypdf in.pdf out.pdf`) and add that file"
+        )
+    notes = ()
+    if empty:
+        notes = (f"{_plural(len(empty), 'page')} without text left out (p. {_ranges(empty)}): "
+                 f"scanned pages need OCR before docqa can read them",)
+    return Extracted("pages", title=_pdf_title(reader), pages=pages, notes=notes)
+
+
+def _page_text(page) -> str:
+    """The page's lines as pypdf extracts them, a blank line between lines far apart vertically."""
+    pieces: list[tuple[str, float | None]] = []
+
+    def visit(text, cm, tm, font, size):
+        # The baseline's height on the page: the text matrix mapped by the current matrix.
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5] if text.strip() else None
+        pieces.append((text, y))
+
+    try:
+        text = page.extract_text(visitor_text=visit)
+    except Exception as error:  # pypdf raises many kinds on damaged pages; keep the other pages
+        logger.warning("a page could not be read (%s)", _short(error))
+        return ""
+    if "".join(p for p, _ in pieces) != text:  # the visitor saw something else: no gaps, plain lines
+        return text
+    lines: list[list] = [["", None]]
+    for fragment, y in pieces:
+        for i, part in enumerate(fragment.split("\n")):
+            if i:
+                lines.append(["", None])
+            lines[-1][0] += part
+            if lines[-1][1] is None and part.strip():
+                lines[-1][1] = y
+    return "\n".join(_with_paragraph_gaps([(t, y) for t, y in lines]))
+
+
+def _with_paragraph_gaps(lines: list[tuple[str, float | None]]) -> list[str]:
+    steps = [a[1] - b[1] for a, b in zip(lines, lines[1:]) if a[1] is not None and b[1] is not None and a[1] > b[1]]
+    if len(steps) < 2:
+        return [text for text, _ in lines]
+    line_height = statistics.median(steps)
+    out = [lines[0][0]]
+    for previous, (text, y) in zip(lines, lines[1:]):
+        if previous[1] is not None and y is not None and previous[1] - y > 1.5 * line_height:
+            out.append("")
+        out.append(text)
+    return out
+
+
+def _pdf_title(reader) -> str | None:
+    try:
+        title = reader.metadata.title if reader.metadata else None
+    except Exception:  # a damaged information dictionary is no reason to skip the text
+        return None
+    if not isinstance(title, str):
+        return None
+    title = " ".join(title.split())
+    # Titles that only name the file or the program that wrote it say nothing about the document.
+    if not title or title.lower() in ("untitled", "title") or re.search(r"\.(docx?|pdf|txt|indd|pptx?)$", title, re.I):
+        return None
+    return re.sub(r"^Microsoft (Word|PowerPoint) - ", "", title)[:MAX_TITLE_CHARS] or None
+
+
+# ---------------------------------------------------------------- HTML
+
+# Elements that are not the page's text, and those that are a page's furniture around it.
+_NOT_TEXT = ("script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed",
+             "form", "button", "select", "textarea", "input", "head", "math", "video", "audio", "map")
+_FURNITURE = ("nav", "aside", "footer", "dialog")
+_FURNITURE_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "dialog"}
+_FURNITURE_NAME = re.compile(r"(?:^|[-_ ])(?:nav|navbar|navigation|menu|breadcrumbs?|sidebar|footer|cookies?|"
+                             r"skip-?link|share|social|banner|masthead)(?:$|[-_ ])", re.I)
+_HTML_BLOCKS = {"p", "div", "section", "article", "main", "blockquote", "figure", "figcaption", "dl", "dt", "dd",
+                "ul", "ol", "address", "details", "summary", "body", "header", "caption", "center", "hr"}
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+
+
+def read_html(data: bytes) -> Extracted:
+    """A saved web page's main text: headings and paragraphs, without scripts and page furniture."""
+    from bs4 import BeautifulSoup
+
+    try:
+        soup = BeautifulSoup(data, "html.parser")
+    except Exception as error:  # the parser is lenient; this is a last resort
+        raise UnreadableFile(f"not readable HTML ({_short(error)}); save the page again as HTML") from None
+    title_tag = soup.find("title")
+    title = _clean(title_tag.get_text(" ")) if title_tag else ""
+    for tag in soup.find_all(_NOT_TEXT):
+        tag.decompose()
+    for tag in soup.find_all(True):
+        if not getattr(tag, "decomposed", False) and _is_furniture(tag):
+            tag.decompose()
+    root = soup.find("main") or soup.find("article") or soup.find("body") or soup
+    blocks = _HtmlBlocks().collect(root)
+    if not title:
+        title = next((b.text for b in blocks if b.heading), "")
+    return Extracted("blocks", title=title[:MAX_TITLE_CHARS] or None, blocks=tuple(blocks))
+
+
+def _is_furniture(tag) -> bool:
+    if getattr(tag, "attrs", None) is None:
+        return False
+    if tag.name in _FURNITURE:
+        return True
+    if tag.name == "header" and tag.find_parent(("article", "main")) is None:
+        return True  # the site's banner; an article's own header holds its title
+    if tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).lower() == "true":
+        return True
+    if re.search(r"display\s*:\s*none", str(tag.get("style", "")), re.I):
+        return True
+    if str(tag.get("role", "")).lower() in _FURNITURE_ROLES:
+        return True
+    if tag.name in ("main", "article", "body", "html"):
+        return False
+    names = " ".join([str(tag.get("id", ""))] + list(tag.get("class", []) or []))
+    return bool(names.strip()) and _FURNITURE_NAME.search(names) is not None
+
+
+class _HtmlBlocks:
+    """Walks the tree in order, flushing the running text at every block element."""
+
+    def __init__(self):
+        self.blocks: list[Block] = []
+        self.buffer: list[str] = []
+
+    def collect(self, root) -> list[Block]:
+        self._walk(root)
+        self._flush()
+        return self.blocks
+
+    def _flush(self) -> None:
+        text = _clean("".join(self.buffer))
+        self.buffer.clear()
+        if text and text != "•":  # a list item whose text sits in nested blocks leaves its bullet alone
+            self.blocks.append(Block(text))
+
+    def _walk(self, node) -> None:
+        from bs4 import NavigableString
+        from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
+
+        for child in node.children:
+            if isinstance(child, NavigableString):
+                if not isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
+                    self.buffer.append(str(child))
+                continue
+            name = child.name
+            if name in _HEADINGS:
+                self._flush()
+                text = _clean(child.get_text(" "))
+                if text:
+                    self.blocks.append(Block(text, _HEADINGS[name]))
+            elif name == "table":
+                self._flush()
+                self.blocks += _table_blocks([[c.get_text(" ") for c in row.find_all(("td", "th"))]
+                                              for row in child.find_all("tr")])
+            elif name == "pre":
+                self._flush()
+                text = child.get_text().strip("\n")
+                if text.strip():
+                    self.blocks.append(Block(text))
+            elif name == "li":
+                self._flush()
+                self.buffer.append("• ")
+                self._walk(child)
+                self._flush()
+            elif name == "br":
+                self.buffer.append(" ")
+            elif name in _HTML_BLOCKS:
+                self._flush()
+                self._walk(child)
+                self._flush()
+            else:
+                self._walk(child)
+
+
+# ---------------------------------------------------------------- Word
+
+_WORD_HEADING = re.compile(r"^(?:heading|überschrift|titre|título)\s*(\d)$", re.I)
+
+
+def read_docx(data: bytes) -> Extracted:
+    """A Word file's paragraphs, headings (by their styles) and tables, in document order."""
+    import zipfile
+
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        raise UnreadableFile(f"not a readable Word .docx file ({_short(error)}); open it in Word or LibreOffice "
+                             f"and save it as .docx again") from None
+    except Exception as error:  # python-docx reports malformed parts in many ways
+        raise UnreadableFile(f"not a readable Word .docx file ({_short(error)}); save it as .docx again") from None
+    blocks: list[Block] = []
+    styled_title = ""
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            blocks += _table_blocks([[cell.text for cell in row.cells] for row in item.rows])
+            continue
+        text = _clean(item.text)
+        if not text:
+            continue
+        style = (item.style.name if item.style is not None else "") or ""
+        level = _word_heading_level(style)
+        if style.lower() == "title" and not styled_title:
+            styled_title = text
+        if level:
+            blocks.append(Block(text, level))
+        elif style.lower().startswith("list"):
+            blocks.append(Block(f"• {text}"))
+        else:
+            blocks.append(Block(text))
+    if not blocks:
+        raise UnreadableFile("the Word file holds no text")
+    title = _clean(document.core_properties.title or "") or styled_title or next((b.text for b in blocks if b.heading), "")
+    return Extracted("blocks", title=title[:MAX_TITLE_CHARS] or None, blocks=tuple(blocks))
+
+
+def _word_heading_level(style: str) -> int:
+    if style.lower() == "title":
+        return 1
+    match = _WORD_HEADING.match(style.strip())
+    return min(int(match.group(1)), 6) if match else 0
+
+
+# ---------------------------------------------------------------- shared
+
+def _table_blocks(rows: list[list[str]]) -> list[Block]:
+    """A table as readable text: each row a paragraph, its cells named by the header row.
+
+    "Country: France; Capital: Paris" reads as a sentence, where "France | Paris" does not.
+    Cells merged across columns repeat in the row; they are written once.
+    """
+    cleaned = []
+    for row in rows:
+        cells = [_clean(c) for c in row]
+        cells = [c for i, c in enumerate(cells) if i == 0 or c != cells[i - 1]]
+        if any(cells):
+            cleaned.append(cells)
+    if not cleaned:
+        return []
+    header, body = cleaned[0], cleaned[1:]
+    if not body or len(cleaned[0]) < 2:
+        return [Block("; ".join(c for c in cells if c)) for cells in cleaned]
+    lines = []
+    for cells in body:
+        if len(cells) == len(header):
+            pairs = [f"{name}: {value}" if name else value for name, value in zip(header, cells) if value]
+            lines.append("; ".join(pairs))
+        else:
+            lines.append("; ".join(c for c in cells if c))
+    return [Block(line) for line in lines if line]  # the header row lives on in every row's names
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.replace("\u00ad", "").split())
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 7] -> "1-3, 7"."""
+    groups: list[list[int]] = []
+    for number in numbers:
+        if groups and number == groups[-1][-1] + 1:
+            groups[-1].append(number)
+        else:
+            groups.append([number])
+    return ", ".join(f"{g[0]}-{g[-1]}" if len(g) > 1 else str(g[0]) for g in groups)
+
+
+Reader = Callable[[bytes], Extracted]
+
+READERS: dict[str, Reader] = {
+    ".txt": read_text,
+    ".md": read_markdown,
+    ".markdown": read_markdown,
+    ".pdf": read_pdf,
+    ".html": read_html,
+    ".htm": read_html,
+    ".docx": read_docx,
+}
+
+# Formats people often have that docqa does not read, with what to do instead.
+CONVERT_HINTS = {
+    ".doc": "save it as .docx (Word's current format)",
+    ".rtf": "save it as .docx",
+    ".odt": "save it as .docx",
+    ".pages": "export it as .docx or PDF",
+    ".xhtml": "rename it to .html",
+    ".ppt": "export it as PDF",
+    ".pptx": "export it as PDF",
+    ".epub": "convert it to PDF or HTML",
+}

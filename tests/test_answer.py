@@ -82,3 +82,21 @@ def test_questions_are_embedded_in_one_batch(pipeline, embedder):
     embedder.calls.clear()
     pipeline.ask_many(["Who hosted the first meeting?", "What did the report recommend?"], k=2)
     assert embedder.calls[0] == 2
+
+
+def test_passages_are_ranked_by_their_best_sentence():
+    first = "The working group met often. Its members talked about many things."
+    second = "The 2011 conference on counternarratives was held in Riyadh."
+    text = f"{first}\n\n{second}"
+    document = Document("events.txt", text, "0")
+    vague = Hit(Chunk("c1", "events.txt", 0, len(first), first, 12), 0.9, 1)
+    exact = Hit(Chunk("c2", "events.txt", len(first) + 2, len(text), second, 10), 0.7, 2)
+    candidates = [
+        SentenceCandidate(vague, 0, 28, text[:28], 0.4),
+        SentenceCandidate(vague, 29, len(first), text[29 : len(first)], 0.3),
+        SentenceCandidate(exact, exact.chunk.start, len(text), second, 0.8),
+    ]
+    answer = compose_answer("Where was the 2011 conference held?", [vague, exact], candidates,
+                            {"events.txt": document}, term_statistics([first, second]))
+    assert answer.citations[0].quote == second
+    assert [(h.chunk.chunk_id, h.rank, h.score) for h in answer.passages] == [("c2", 1, 0.7), ("c1", 2, 0.9)]

@@ -158,7 +158,8 @@ class Pipeline:
 
         Returns:
             For each question, the full ranking and the answer (whose passages are the first
-            ``answer_k`` of it). Evaluation reads deeper rankings than answers need.
+            ``answer_k`` of it, re-ranked by their best sentence). Evaluation reads deeper
+            rankings than answers need.
         """
         queries = list(search_queries) if search_queries is not None else list(questions)
         for text in queries if search_queries is None else [*questions, *queries]:
@@ -178,7 +179,7 @@ class Pipeline:
             answer = with_places(answer, index.documents)
             if query != question:
                 answer = replace(answer, question=question, extra={**answer.extra, "searched": query})
-            results.append((hits, answer))
+            results.append(([*answer.passages, *hits[answer_k:]], answer))
         return results
 
     def sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit]) -> list[SentenceCandidate]:

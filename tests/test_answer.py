@@ -2,7 +2,7 @@
 
 import pytest
 
-from docqa.answer import SentenceCandidate, compose_answer, term_statistics
+from docqa.answer import AnswerPolicy, SentenceCandidate, compose_answer, term_statistics
 from docqa.chunking import ChunkingParams
 from docqa.errors import InvalidQuery
 from docqa.pipeline import Pipeline
@@ -100,3 +100,42 @@ def test_passages_are_ranked_by_their_best_sentence():
                             {"events.txt": document}, term_statistics([first, second]))
     assert answer.citations[0].quote == second
     assert [(h.chunk.chunk_id, h.rank, h.score) for h in answer.passages] == [("c2", 1, 0.7), ("c1", 2, 0.9)]
+
+
+def _candidates(hit, text, similarities):
+    from docqa.sentences import split_sentences
+
+    spans = split_sentences(text, 0, len(text))
+    return [SentenceCandidate(hit, start, end, text[start:end], similarity, position, len(spans))
+            for position, ((start, end), similarity) in enumerate(zip(spans, similarities))]
+
+
+LIST_TEXT = ("The group works against recruitment of fighters online. It also works against fundraising "
+             "for terrorist groups online. It works against online training as well. The group was founded in 2005.")
+
+
+def test_a_question_asking_for_several_things_gets_several_sentences():
+    from docqa.features import asks_for_several
+
+    assert asks_for_several("What kinds of online activity does the group work against?")
+    assert asks_for_several("Which UN agencies are involved?")
+    assert not asks_for_several("When was the group founded?")
+    document = Document("work.txt", LIST_TEXT, "0")
+    hit = Hit(Chunk("c1", "work.txt", 0, len(LIST_TEXT), LIST_TEXT, 40), 0.9, 1)
+    candidates = _candidates(hit, LIST_TEXT, [0.62, 0.6, 0.58, 0.2])
+    stats = term_statistics([LIST_TEXT, "Another passage about something else entirely."])
+    always = AnswerPolicy(decline_threshold=0.0)  # this test is about choosing sentences, not declining
+    several = compose_answer("What kinds of online activity does the group work against?", [hit], candidates,
+                             {"work.txt": document}, stats, always)
+    one = compose_answer("What does the group work against online?", [hit], candidates, {"work.txt": document}, stats,
+                         always)
+    assert several.answerable and one.answerable
+    def quoted_sentences(answer):
+        return [s.rstrip(".") for c in answer.citations for s in c.quote.split(". ")]
+
+    # all three activities, and no sentence quoted twice even when one leans on ("It also ...")
+    # a sentence already quoted; the question asking for one thing gets fewer sentences
+    assert sorted(quoted_sentences(several)) == sorted(s.rstrip(".") for s in LIST_TEXT.split(". ")[:3])
+    assert len(quoted_sentences(one)) < 3
+    for citation in several.citations:
+        assert LIST_TEXT[citation.start : citation.end] == citation.quote

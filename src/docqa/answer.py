@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 
-from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, question_feature_row, question_info,
-                       sentence_feature_rows, shipped_model, term_statistics)
+from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, asks_for_several, question_feature_row,
+                       question_info, sentence_feature_rows, shipped_model, term_statistics)
 from .sentences import split_sentences
 from .short_answer import find_short_answer
 from .terms import QUESTION_WORDS, STOPWORDS, stem, words
@@ -48,7 +48,8 @@ class AnswerPolicy:
 
     A second (third, …) sentence joins the best one when its probability of holding the
     answer is at least ``extra_sentence_ratio`` of the best one's and at least
-    ``extra_sentence_minimum``. ``sentence_model`` and ``decline_model`` name JSON files in
+    ``extra_sentence_minimum``; a question that asks for several things ("What kinds of ...",
+    "List the ...") takes up to ``list_max_sentences`` with the ``list_`` ratio and minimum. ``sentence_model`` and ``decline_model`` name JSON files in
     ``docqa/models``; the decline model's threshold is stored with it (``decline_threshold``
     overrides it). With
     ``decline_when_kind_missing``, a question that asks for a date, a number or a name is
@@ -58,6 +59,9 @@ class AnswerPolicy:
 
     max_sentences: int = 2
     extra_sentence_ratio: float = 0.8
+    list_max_sentences: int = 3
+    list_extra_sentence_ratio: float = 0.5
+    list_extra_sentence_minimum: float = 0.15
     extra_sentence_minimum: float = 0.3
     sentence_model: str = "sentence_scorer"
     decline_model: str = "answerability"
@@ -149,11 +153,15 @@ def compose_answer(
         return Answer(question, _decline_text(question, stats), False, (), by_evidence(hits, scored),
                       extra={"short_answer": None, "evidence": evidence})
 
+    several = asks_for_several(question)
+    max_sentences = policy.list_max_sentences if several else policy.max_sentences
+    ratio = policy.list_extra_sentence_ratio if several else policy.extra_sentence_ratio
+    minimum = policy.list_extra_sentence_minimum if several else policy.extra_sentence_minimum
     chosen = [scored[0]]
     for item in scored[1:]:
-        if len(chosen) >= policy.max_sentences:
+        if len(chosen) >= max_sentences:
             break
-        if item.probability < max(policy.extra_sentence_ratio * chosen[0].probability, policy.extra_sentence_minimum):
+        if item.probability < max(ratio * chosen[0].probability, minimum):
             break
         if not any(_overlaps(item.candidate, c.candidate) or _same_words(item.candidate, c.candidate) for c in chosen):
             chosen.append(item)
@@ -162,9 +170,17 @@ def compose_answer(
     evidence["short_answer"] = short
     citations: list[Citation] = []
     parts: list[str] = [f"{short} —"] if short else []
-    for marker, item in enumerate(chosen, start=1):
+    spans: list[tuple[SentenceCandidate, int]] = []  # each chosen sentence and where its quote starts
+    for item in chosen:
         candidate = item.candidate
+        same_document = [(c, begin) for c, begin in spans if c.hit.chunk.source == candidate.hit.chunk.source]
+        if any(begin <= candidate.start and candidate.end <= c.end for c, begin in same_document):
+            continue  # quoted already, as the sentence another one leans on
         start = _start_with_leaned_on_sentence(candidate, documents)
+        if any(start < c.end and begin < candidate.start for c, begin in same_document):
+            start = candidate.start  # the sentence it leans on is quoted already
+        spans.append((candidate, start))
+    for marker, (candidate, start) in enumerate(spans, start=1):
         document = documents[candidate.hit.chunk.source]
         quote = document.text[start : candidate.end]
         citations.append(Citation(marker, candidate.hit.chunk.source, candidate.hit.chunk.chunk_id, start,

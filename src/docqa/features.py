@@ -132,6 +132,20 @@ def expected_type(question: str) -> str | None:
     return None
 
 
+_SEVERAL = re.compile(
+    r"^(?:list|name|give|enumerate)\b|\b(?:what|which) (?:kinds?|sorts?|types?|forms?|examples?) of\b|"
+    r"\b(?:what|which) are (?:the|some)\b|\bwhat (?:were|are) (?:the|some|its|their)\b|\bexamples?\b|"
+    r"\b(?:all|several|various|both) (?:the )?\w+s\b|\b(?:what|which) (?:\w+ )?\w+s (?:are|were)\b|"
+    r"\bwho (?:are|were) the\b|\bin what ways\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_several(question: str) -> bool:
+    """Whether the question asks for a list or several facts ("What kinds of activity ...?")."""
+    return bool(_SEVERAL.search(question.strip()))
+
+
 def _type_matches(kind: str | None, sentence: str, question_words: set[str]) -> list[str]:
     if kind is None:
         return []

@@ -58,7 +58,7 @@ class AnswerPolicy:
     """
 
     max_sentences: int = 2
-    extra_sentence_ratio: float = 0.8
+    extra_sentence_ratio: float = 0.7
     list_max_sentences: int = 3
     list_extra_sentence_ratio: float = 0.5
     list_extra_sentence_minimum: float = 0.15

@@ -24,3 +24,11 @@ def progress_enabled() -> bool:
 def cache_dir() -> Path:
     """``DOCQA_CACHE`` or ``~/.cache/docqa``: where ``docqa eval`` keeps datasets' indexes."""
     return Path(os.environ.get("DOCQA_CACHE", Path.home() / ".cache" / "docqa"))
+
+
+def test_pause() -> tuple[str, str] | None:
+    """``DOCQA_TEST_PAUSE=stage:signal-file``, set by crash tests only: the build stage to wait at
+    (to be killed there) and the file that says it is waiting. None when unset."""
+    value = os.environ.get("DOCQA_TEST_PAUSE", "")
+    stage, _, signal_file = value.partition(":")
+    return (stage, signal_file) if stage and signal_file else None

@@ -57,6 +57,8 @@ DOCUMENTS = "documents.jsonl"
 KEYWORD = "bm25"
 REBUILD_HINT = "run `docqa index --rebuild`"
 
+_WRITING: set[str] = set()  # the temporary folders this process is writing now: never leftovers
+
 
 @dataclass(frozen=True)
 class IndexSettings:
@@ -162,6 +164,7 @@ def write_index(index_dir: Path, documents: Sequence[Document], chunks: Sequence
     if temporary.exists():
         shutil.rmtree(temporary)
     temporary.mkdir()
+    _WRITING.add(str(temporary))
     try:
         faiss.write_index(faiss_index, str(temporary / VECTORS))
         KeywordIndex.build([c.text for c in chunks]).save(temporary / KEYWORD)
@@ -171,10 +174,12 @@ def write_index(index_dir: Path, documents: Sequence[Document], chunks: Sequence
         _sync_files(temporary)
         _write_json_durably(temporary / MANIFEST, {**manifest, "files": _file_checksums(temporary)})
         _fsync_folder(temporary)
+        _move_into_place(temporary, index_dir)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-    _move_into_place(temporary, index_dir)
+    finally:
+        _WRITING.discard(str(temporary))
 
 
 def new_manifest(settings: IndexSettings, fingerprints: dict[str, str], skipped, documents: int, chunks: int,
@@ -440,12 +445,24 @@ def _refuse_foreign_folder(index_dir: Path) -> None:
 
 
 def _clean_leftovers(index_dir: Path) -> None:
-    """Put back an index a killed build left mid-swap; delete the temporary folders of dead builds."""
+    """Put back an index a killed build left mid-swap; delete what dead builds left beside it."""
     with index_lock(index_dir, shared=False):
-        _recover_interrupted_swap(index_dir)
-    for leftover in index_dir.parent.glob(f".{index_dir.name}.tmp-*"):
-        if not _process_alive(leftover.name.rsplit("-", 1)[-1]):
-            shutil.rmtree(leftover, ignore_errors=True)
+        _clean_up(index_dir)
+
+
+def _clean_up(index_dir: Path) -> None:
+    """With the exclusive lock held: recover an interrupted swap, delete dead builds' folders."""
+    _recover_interrupted_swap(index_dir)
+    for leftover in _dead_temporaries(index_dir):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _dead_temporaries(index_dir: Path) -> list[Path]:
+    parent = index_dir.parent
+    if not parent.is_dir():
+        return []
+    return [p for p in parent.glob(f".{index_dir.name}.tmp-*")
+            if str(p) not in _WRITING and not _process_alive(p.name.rsplit("-", 1)[-1])]
 
 
 def _process_alive(pid: str) -> bool:
@@ -453,7 +470,7 @@ def _process_alive(pid: str) -> bool:
     if not pid.isdigit():
         return False
     if int(pid) == os.getpid():
-        return False  # this process's own builds clean up after themselves; what is left is a leftover
+        return False  # this process's builds in progress are in _WRITING; any other is a leftover
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -500,9 +517,10 @@ def _recover_interrupted_swap(index_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _swap_interrupted(index_dir: Path) -> bool:
+def _left_over(index_dir: Path) -> bool:
+    """Whether a build that died left something beside the index (a moved-aside index, a temporary folder)."""
     parent = index_dir.parent
-    return parent.is_dir() and not (index_dir / MANIFEST).exists() and any(parent.glob(f".{index_dir.name}.old-*"))
+    return parent.is_dir() and (any(parent.glob(f".{index_dir.name}.old-*")) or bool(_dead_temporaries(index_dir)))
 
 
 @contextmanager
@@ -510,8 +528,8 @@ def index_lock(index_dir: Path, *, shared: bool):
     """Hold the index's lock: shared to read it, exclusive to swap it (``flock`` on ``.<name>.lock``).
 
     The kernel releases the lock of a killed process, so a crash never leaves it held. A
-    reader that finds a swap a dead build left half done takes the lock exclusively and puts
-    the previous index back first. Where the lock file cannot be created (a read-only
+    reader that finds what a dead build left (a swap half done, a temporary folder) takes the
+    lock exclusively and puts the previous index back, or cleans up, first. Where the lock file cannot be created (a read-only
     folder, a system without ``flock``), reading goes ahead unlocked: nothing builds there.
     """
     index_dir = Path(index_dir)
@@ -520,9 +538,9 @@ def index_lock(index_dir: Path, *, shared: bool):
         if descriptor is not None:
             import fcntl
 
-            if shared and _swap_interrupted(index_dir):
+            if shared and _left_over(index_dir):
                 fcntl.flock(descriptor, fcntl.LOCK_EX)
-                _recover_interrupted_swap(index_dir)
+                _clean_up(index_dir)
             fcntl.flock(descriptor, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:

@@ -32,3 +32,16 @@ def test_pause() -> tuple[str, str] | None:
     value = os.environ.get("DOCQA_TEST_PAUSE", "")
     stage, _, signal_file = value.partition(":")
     return (stage, signal_file) if stage and signal_file else None
+
+
+DEFAULT_MAX_FILE_MB = 50
+
+
+def max_file_bytes() -> int:
+    """``DOCQA_MAX_FILE_MB`` (default 50) in bytes: corpus files larger than this are skipped, unread."""
+    value = os.environ.get("DOCQA_MAX_FILE_MB", "")
+    try:
+        megabytes = float(value) if value.strip() else DEFAULT_MAX_FILE_MB
+    except ValueError:
+        megabytes = DEFAULT_MAX_FILE_MB
+    return int(max(megabytes, 0) * 2**20)

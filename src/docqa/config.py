@@ -45,3 +45,33 @@ def max_file_bytes() -> int:
     except ValueError:
         megabytes = DEFAULT_MAX_FILE_MB
     return int(max(megabytes, 0) * 2**20)
+
+
+def auth_credentials() -> list[tuple[str, str]]:
+    """Who may log in to the app: ``DOCQA_AUTH=user:password``, and/or ``DOCQA_AUTH_FILE`` naming a
+    file of ``user:password`` lines (``#`` comments and blank lines ignored). Empty: no login.
+
+    Raises:
+        DocqaError: a value or line without ``user:password``, or an unreadable file.
+    """
+    from .errors import DocqaError
+
+    entries = []
+    if os.environ.get("DOCQA_AUTH"):
+        entries.append(("DOCQA_AUTH", os.environ["DOCQA_AUTH"]))
+    path = os.environ.get("DOCQA_AUTH_FILE", "")
+    if path:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise DocqaError(f"DOCQA_AUTH_FILE {path!r} cannot be read ({error}); "
+                             f"give a file of user:password lines") from None
+        entries += [(f"{path}, line {n}", line.strip()) for n, line in enumerate(lines, 1)
+                    if line.strip() and not line.lstrip().startswith("#")]
+    credentials = []
+    for where, entry in entries:
+        user, separator, password = entry.partition(":")
+        if not separator or not user.strip() or not password:
+            raise DocqaError(f"{where}: expected user:password (a user name, a colon, a password that is not empty)")
+        credentials.append((user.strip(), password))
+    return credentials

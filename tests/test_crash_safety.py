@@ -118,3 +118,23 @@ def test_a_reader_waits_for_a_swap_in_progress_instead_of_undoing_it(tmp_path):
     assert process.wait(timeout=30) == 0, process.stderr.read()
     assert "budget.txt" in loaded[0].documents  # it saw the new index, complete
     assert leftovers(tmp_path) == []
+
+
+def test_two_builds_at_once_both_finish_and_leave_one_whole_index(tmp_path):
+    corpus, index = make_project(tmp_path)
+    env = {**os.environ, "DOCQA_NO_PROGRESS": "1"}
+    builds = [subprocess.Popen([sys.executable, str(FAKE_DOCQA), "index", "--rebuild", "--corpus", str(corpus),
+                                "--index", str(index)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+              for _ in range(2)]
+    assert [build.wait(timeout=60) for build in builds] == [0, 0], [b.stderr.read() for b in builds]
+    assert leftovers(tmp_path) == []
+    assert answers(corpus, index, "What was the annual budget of the observatory?") == BUDGET
+
+
+def test_a_running_app_picks_up_an_index_another_process_rebuilt(tmp_path):
+    corpus, index = make_project(tmp_path)
+    app_pipeline = Pipeline(corpus, index, embedder=HashingEmbedder())
+    assert "budget.txt" not in app_pipeline.index.documents  # loaded before the update
+    assert main(["index", "--corpus", str(corpus), "--index", str(index)], embedder=HashingEmbedder()) == 0
+    assert app_pipeline.ensure_index() is None  # fresh on disk: nothing to build, but the new index is loaded
+    assert "budget.txt" in app_pipeline.index.documents

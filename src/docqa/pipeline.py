@@ -15,7 +15,7 @@ from .chunking import ChunkingParams
 from .embedding import Embedder, MiniLMEmbedder
 from .errors import IndexNotFound, InvalidQuery, StaleIndex
 from .build import BuildReport, build_index
-from .index import LoadedIndex, load_index, settings_for, stale_reasons
+from .index import LoadedIndex, load_index, read_manifest, settings_for, stale_reasons
 from .retrieve import RetrievalSettings, check_k, retrieve
 from .types import Answer, Document, Hit
 
@@ -102,7 +102,10 @@ class Pipeline:
                     )
                 logger.info("the index is out of date (%s): updating it", "; ".join(reasons))
                 return self.build(progress=progress)
-            self.index  # load now, so the first question is fast
+            with self._lock:
+                if self._index is not None and self._index.manifest.get("files") != read_manifest(self.index_dir).get("files"):
+                    self._forget_index()  # another process (`docqa index`) replaced the index on disk
+                self.index  # load now, so the first question is fast
             return None
 
     @property

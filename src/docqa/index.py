@@ -540,7 +540,10 @@ def index_lock(index_dir: Path, *, shared: bool):
 
             if shared and _left_over(index_dir):
                 fcntl.flock(descriptor, fcntl.LOCK_EX)
-                _clean_up(index_dir)
+                try:
+                    _clean_up(index_dir)
+                except OSError as error:  # a reader without write access: read what is there
+                    logger.warning("could not clean up after an interrupted build in %s (%s)", index_dir, error)
             fcntl.flock(descriptor, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:

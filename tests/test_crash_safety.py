@@ -6,6 +6,7 @@ two renames of the swap, and after the swap before the old folder is deleted. Ea
 index that was there still loads and answers, and the next run cleans up and completes.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -138,3 +139,25 @@ def test_a_running_app_picks_up_an_index_another_process_rebuilt(tmp_path):
     assert main(["index", "--corpus", str(corpus), "--index", str(index)], embedder=HashingEmbedder()) == 0
     assert app_pipeline.ensure_index() is None  # fresh on disk: nothing to build, but the new index is loaded
     assert "budget.txt" in app_pipeline.index.documents
+
+
+def test_a_batch_run_killed_mid_way_resumes_without_losing_or_repeating_an_answer(small_corpus, tmp_path):
+    assert main(["index", "--corpus", str(small_corpus), "--index", str(tmp_path / "index")], embedder=HashingEmbedder()) == 0
+    questions = tmp_path / "questions.txt"
+    topics = ["first meeting", "second meeting", "conference in 2011", "first film", "February 2009 report"]
+    questions.write_text("".join(f"What about the {topics[n % 5]}? ({n})\n" for n in range(300)), encoding="utf-8")
+    output = tmp_path / "answers.jsonl"
+    paths = ["--corpus", str(small_corpus), "--index", str(tmp_path / "index")]
+    process = subprocess.Popen([sys.executable, str(FAKE_DOCQA), "batch", str(questions), "-o", str(output),
+                                "--batch-size", "1", *paths], env={**os.environ, "DOCQA_NO_PROGRESS": "1"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (output.exists() and output.read_bytes().count(b"\n") >= 20) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    done = output.read_bytes().count(b"\n")
+    assert 20 <= done < 300, done  # killed mid-way
+    assert main(["batch", str(questions), "-o", str(output), "--resume", *paths], embedder=HashingEmbedder()) == 0
+    records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in records] == [str(n) for n in range(1, 301)]  # each question once, in order

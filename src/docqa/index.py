@@ -471,6 +471,8 @@ def _process_alive(pid: str) -> bool:
         return False
     if int(pid) == os.getpid():
         return False  # this process's builds in progress are in _WRITING; any other is a leftover
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would end the process on Windows: keep the folder
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

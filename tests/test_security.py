@@ -18,7 +18,7 @@ from docqa.cli import build_parser, main
 from docqa.errors import DocqaError
 from docqa.pipeline import Pipeline
 from docqa.ui import is_loopback, serve
-from docqa.uploads import UploadRejected, add_documents, check_upload
+from docqa.uploads import MAX_UPLOAD_BYTES, UploadRejected, add_documents, check_upload
 
 from builders import make_pdf
 from test_bad_files import BINARIES
@@ -64,7 +64,7 @@ def http(url: str, data: bytes | None = None) -> int:
 
 # ---------------------------------------------------------------- where the app listens
 
-def test_the_app_listens_on_the_loopback_address_by_default(pipeline, monkeypatch):
+def test_the_app_listens_on_loopback_by_default_and_refuses_oversized_uploads(pipeline, monkeypatch):
     monkeypatch.delenv("DOCQA_AUTH", raising=False)
     monkeypatch.delenv("DOCQA_AUTH_FILE", raising=False)
     assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
@@ -77,6 +77,13 @@ def test_the_app_listens_on_the_loopback_address_by_default(pipeline, monkeypatc
         for address in addresses:  # not reachable from the network
             with pytest.raises(OSError), socket.create_connection((address, port), timeout=2):
                 pass
+        # the server itself refuses an upload over the limit before any handler sees it
+        import httpx
+
+        upload = f"http://127.0.0.1:{port}/gradio_api/upload"
+        response = httpx.post(upload, files={"files": ("big.txt", b"x" * (MAX_UPLOAD_BYTES + 1), "text/plain")}, timeout=60)
+        assert response.status_code == 413 and "maximum allowed size" in response.text
+        assert httpx.post(upload, files={"files": ("small.txt", b"hello", "text/plain")}, timeout=60).status_code == 200
     finally:
         app.close()
 

@@ -31,8 +31,10 @@ def test_build_writes_the_index_files_and_a_manifest(small_corpus, tmp_path, emb
     assert all(len(h) == 64 for h in manifest["corpus"]["files"].values())
     assert {"numpy", "faiss-cpu"} <= set(manifest["libraries"])
     assert manifest["counts"] == {"documents": 3, "chunks": report.chunks}
-    # Nothing left beside the index: the temporary build folder was moved into place.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "index"]
+    # Nothing left beside the index but its lock file: the temporary build folder was moved into place.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".index.lock", "corpus", "index"]
+    assert set(manifest["files"]) == {p.relative_to(index_dir).as_posix() for p in index_dir.rglob("*")
+                                      if p.is_file() and p.name != "manifest.json"}
 
 
 def test_no_pickle_in_the_index(small_corpus, tmp_path, embedder):

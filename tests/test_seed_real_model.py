@@ -58,3 +58,16 @@ def test_every_answer_cites_exact_quotes(seed_pipeline):
     for answer in seed_pipeline.ask_many(questions):
         assert answer.answerable, answer.question
         exact(answer, seed_pipeline)
+
+
+def test_odd_questions_get_a_defined_response(seed_pipeline):
+    """The odd questions of test_questions.py, with the real model (issue 7)."""
+    from docqa.errors import InvalidQuery
+    from test_questions import ANSWERED, REFUSED, check_answer
+
+    for question in ANSWERED.values():
+        check_answer(seed_pipeline.ask(question).to_record(), seed_pipeline.index.documents)
+    assert "system prompt" not in seed_pipeline.ask(ANSWERED["prompt injection"]).text.lower()
+    for question, message in REFUSED.values():
+        with pytest.raises(InvalidQuery, match=message.split(";")[0]):
+            seed_pipeline.ask(question)

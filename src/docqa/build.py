@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -23,10 +24,15 @@ from .chunking import ChunkingParams, chunk_document
 from .corpus import CorpusFile, SkippedFile, check_not_empty, list_corpus_files, read_document, unsupported_files
 from .embedding import Embedder
 from .errors import CorruptIndex, IndexNotFound
-from .index import LoadedIndex, load_index, new_manifest, prepare_index_folder, settings_for, write_index
+from .index import (LoadedIndex, load_index, new_manifest, pause_point, prepare_index_folder, settings_for,
+                    write_index)
 from .types import Chunk, Document
 
 logger = logging.getLogger(__name__)
+
+# One build at a time in a process: a build clears the temporary folders that builds of this
+# process left behind, which must not be one another thread is still writing.
+_BUILDING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,13 @@ def build_index(
         CorpusNotFound, EmptyCorpus: the corpus cannot be indexed.
         IndexNotFound: ``index_dir`` holds files that are not a docqa index (they are not touched).
     """
+    with _BUILDING:
+        return _build_index(corpus_dir, Path(index_dir), embedder, chunking, progress=progress, rebuild=rebuild)
+
+
+def _build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, chunking: ChunkingParams, *,
+                 progress: bool, rebuild: bool) -> BuildReport:
     started = time.perf_counter()
-    index_dir = Path(index_dir)
     prepare_index_folder(index_dir)
     if chunking.max_tokens > embedder.max_tokens:
         raise ValueError(f"chunks of {chunking.max_tokens} tokens exceed the model's window of {embedder.max_tokens}")
@@ -102,6 +113,7 @@ def build_index(
     embed_started = time.perf_counter()
     vectors, embedded = plan.vectors(chunks, embedder, progress=progress)
     embed_seconds = time.perf_counter() - embed_started
+    pause_point("embedded")
     changes = plan.changes(files)
     update = {"incremental": previous is not None, "files_read": files_read, "chunks_embedded": embedded,
               "chunks_reused": len(chunks) - embedded, **{k: len(v) for k, v in changes.items()}}

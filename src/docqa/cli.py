@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(evaluate, build_flag=False, mode_flag=False)
 
     serve = commands.add_parser("serve", help="start the chat app in the browser")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1, this machine only; any other address "
+                            "without DOCQA_AUTH=user:password or DOCQA_AUTH_FILE gets a warning)")
     serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     _add_common(serve)
     return parser
@@ -380,6 +382,7 @@ def _run_eval(pipeline, args) -> int:
 def _run_serve(pipeline, args) -> int:
     from .ui import serve
 
+    config.auth_credentials()  # a malformed DOCQA_AUTH stops here, before any indexing
     _prepare(pipeline, args)
     serve(pipeline, host=args.host, port=args.port)
     return 0

@@ -24,3 +24,54 @@ def progress_enabled() -> bool:
 def cache_dir() -> Path:
     """``DOCQA_CACHE`` or ``~/.cache/docqa``: where ``docqa eval`` keeps datasets' indexes."""
     return Path(os.environ.get("DOCQA_CACHE", Path.home() / ".cache" / "docqa"))
+
+
+def test_pause() -> tuple[str, str] | None:
+    """``DOCQA_TEST_PAUSE=stage:signal-file``, set by crash tests only: the build stage to wait at
+    (to be killed there) and the file that says it is waiting. None when unset."""
+    value = os.environ.get("DOCQA_TEST_PAUSE", "")
+    stage, _, signal_file = value.partition(":")
+    return (stage, signal_file) if stage and signal_file else None
+
+
+DEFAULT_MAX_FILE_MB = 50
+
+
+def max_file_bytes() -> int:
+    """``DOCQA_MAX_FILE_MB`` (default 50) in bytes: corpus files larger than this are skipped, unread."""
+    value = os.environ.get("DOCQA_MAX_FILE_MB", "")
+    try:
+        megabytes = float(value) if value.strip() else DEFAULT_MAX_FILE_MB
+    except ValueError:
+        megabytes = DEFAULT_MAX_FILE_MB
+    return int(max(megabytes, 0) * 2**20)
+
+
+def auth_credentials() -> list[tuple[str, str]]:
+    """Who may log in to the app: ``DOCQA_AUTH=user:password``, and/or ``DOCQA_AUTH_FILE`` naming a
+    file of ``user:password`` lines (``#`` comments and blank lines ignored). Empty: no login.
+
+    Raises:
+        DocqaError: a value or line without ``user:password``, or an unreadable file.
+    """
+    from .errors import DocqaError
+
+    entries = []
+    if os.environ.get("DOCQA_AUTH"):
+        entries.append(("DOCQA_AUTH", os.environ["DOCQA_AUTH"]))
+    path = os.environ.get("DOCQA_AUTH_FILE", "")
+    if path:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise DocqaError(f"DOCQA_AUTH_FILE {path!r} cannot be read ({error}); "
+                             f"give a file of user:password lines") from None
+        entries += [(f"{path}, line {n}", line.strip()) for n, line in enumerate(lines, 1)
+                    if line.strip() and not line.lstrip().startswith("#")]
+    credentials = []
+    for where, entry in entries:
+        user, separator, password = entry.partition(":")
+        if not separator or not user.strip() or not password:
+            raise DocqaError(f"{where}: expected user:password (a user name, a colon, a password that is not empty)")
+        credentials.append((user.strip(), password))
+    return credentials

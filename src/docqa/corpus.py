@@ -9,8 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from .assembly import assemble
+from . import config
 from .errors import CorpusNotFound, EmptyCorpus
-from .readers import CONVERT_HINTS, READERS, UnreadableFile
+from .readers import CONVERT_HINTS, READERS, UnreadableFile, check_content
 from .types import Document
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class CorpusFile:
     source: str
     path: Path
     sha256: str
+    size: int = 0  # bytes
 
 
 @dataclass(frozen=True)
@@ -49,30 +51,51 @@ def list_corpus_files(corpus_dir: Path) -> list[CorpusFile]:
     """Find the supported files under ``corpus_dir``, recursively, sorted by path.
 
     Hidden files and folders are passed over, and so are symbolic links that lead outside
-    the corpus folder.
+    the corpus folder, files that cannot be opened and names that are not UTF-8 (all of
+    which ``unsupported_files`` lists with the reason). Each file is hashed in blocks, so a
+    huge file costs time but not memory.
 
     Raises:
         CorpusNotFound: the folder does not exist or is not a folder.
     """
-    return [CorpusFile(source, path, sha256_of_file(path))
-            for source, path in _visible_files(corpus_dir) if path.suffix.lower() in SUPPORTED_SUFFIXES]
+    return _scan(corpus_dir, fingerprint=True)[0]
 
 
 def unsupported_files(corpus_dir: Path) -> list[SkippedFile]:
-    """The files under ``corpus_dir`` that docqa does not read, each with what to do instead."""
-    skipped = []
-    for source, path in _visible_files(corpus_dir):
-        suffix = path.suffix.lower()
-        if suffix in SUPPORTED_SUFFIXES:
+    """The files under ``corpus_dir`` that docqa does not index, each with the reason and what to do.
+
+    Files of formats docqa does not read, files that cannot be opened (permissions), names
+    that are not valid UTF-8, and links that lead outside the corpus folder.
+    """
+    return _scan(corpus_dir, fingerprint=False)[1]
+
+
+def _scan(corpus_dir: Path, *, fingerprint: bool) -> tuple[list[CorpusFile], list[SkippedFile]]:
+    found, skipped = [], []
+    for source, path, refusal in _visible_files(corpus_dir):
+        if refusal:
+            skipped.append(SkippedFile(source, refusal))
             continue
-        hint = CONVERT_HINTS.get(suffix, f"convert it to one of {FORMATS_READ} to include it")
-        what = f"{suffix} files" if suffix else "files without an extension"
-        skipped.append(SkippedFile(source, f"docqa does not read {what}; {hint}"))
-    return skipped
+        suffix = path.suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            hint = CONVERT_HINTS.get(suffix, f"convert it to one of {FORMATS_READ} to include it")
+            what = f"{suffix} files" if suffix else "files without an extension"
+            skipped.append(SkippedFile(source, f"docqa does not read {what}; {hint}"))
+            continue
+        try:
+            if fingerprint:
+                found.append(CorpusFile(source, path, sha256_of_file(path), path.stat().st_size))
+            else:
+                open(path, "rb").close()
+        except OSError as error:
+            logger.debug("cannot open %s: %s", source, error)
+            skipped.append(SkippedFile(source, f"could not be read ({error.strerror or error}); check its permissions"))
+    return found, skipped
 
 
-def _visible_files(corpus_dir: Path) -> list[tuple[str, Path]]:
-    """Files under ``corpus_dir``, sorted, without hidden ones and links that lead outside it."""
+def _visible_files(corpus_dir: Path) -> list[tuple[str, Path, str]]:
+    """Files under ``corpus_dir``, sorted, without hidden ones, each with the reason it is refused
+    ("" when it is not): a link that leads outside the folder, a name that is not UTF-8."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise CorpusNotFound(
@@ -81,14 +104,23 @@ def _visible_files(corpus_dir: Path) -> list[tuple[str, Path]]:
         )
     root = corpus_dir.resolve()
     found = []
+    # rglob does not descend into linked folders; a linked file is checked below.
     for path in sorted(corpus_dir.rglob("*")):
         relative = path.relative_to(corpus_dir)
         if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue  # also FIFOs and devices, which could block a read forever
+        source = relative.as_posix()
+        try:
+            source.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            found.append((shown, path, "its name is not valid UTF-8; rename it"))
             continue
-        if path.is_symlink() and not path.resolve().is_relative_to(root):
-            logger.warning("skipping %s: a link to a file outside the corpus folder", relative.as_posix())
+        if not path.resolve().is_relative_to(root):  # a link, or a file under a linked folder
+            found.append((source, path, "a link to a file outside the corpus folder, not followed; "
+                                        "copy the file into the folder to include it"))
             continue
-        found.append((relative.as_posix(), path))
+        found.append((source, path, ""))
     return found
 
 
@@ -140,7 +172,16 @@ def check_not_empty(documents, skipped, corpus_dir: Path) -> None:
 
 
 def read_document(corpus_file: CorpusFile) -> tuple[Document | None, str]:
-    """Read and repair one file. Returns the Document, or None and the reason it was skipped."""
+    """Read and repair one file. Returns the Document, or None and the reason it was skipped.
+
+    A file over ``DOCQA_MAX_FILE_MB`` is not read at all (the whole text of a document is
+    held in memory and stored in the index).
+    """
+    limit = config.max_file_bytes()
+    size = corpus_file.size or corpus_file.path.stat().st_size
+    if size > limit:
+        return None, (f"is {size / 2**20:,.1f} MB, over the limit of {limit / 2**20:,.0f} MB a file; split it into "
+                      f"smaller files, or raise DOCQA_MAX_FILE_MB and run `docqa index --rebuild`")
     try:
         data = corpus_file.path.read_bytes()
     except OSError as error:
@@ -153,10 +194,12 @@ def read_bytes(data: bytes, source: str, sha256: str = "") -> tuple[Document | N
 
     Never raises for a bad file: a reader's unexpected failure becomes the reason.
     """
-    reader = READERS.get(Path(source).suffix.lower())
+    suffix = Path(source).suffix.lower()
+    reader = READERS.get(suffix)
     if reader is None:
         return None, f"docqa does not read {Path(source).suffix or 'extension-less'} files; convert it to one of {FORMATS_READ}"
     try:
+        check_content(data, suffix)
         extracted = reader(data)
         document = assemble(extracted, source, sha256, known_word)
     except UnreadableFile as error:

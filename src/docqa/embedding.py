@@ -77,12 +77,26 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:  # one encode at a time: torch already uses both cores
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        # Longest first, as sentence-transformers orders them, so batches pad little; one batch at a
+        # time under the lock (torch already uses both cores), so that a question asked while a
+        # build embeds waits for one batch, not for the whole build.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), unit="chunk", desc="embedding")
+        try:
+            for first in range(0, len(order), self.batch_size):
+                rows = order[first : first + self.batch_size]
+                with self._lock:
+                    vectors[rows] = self._model.encode([texts[i] for i in rows], batch_size=self.batch_size,
+                                                       normalize_embeddings=True, convert_to_numpy=True,
+                                                       show_progress_bar=False)
+                if bar is not None:
+                    bar.update(len(rows))
+        finally:
+            if bar is not None:
+                bar.close()
+        return vectors

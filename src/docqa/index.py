@@ -9,15 +9,25 @@ Layout of an index folder (no pickle anywhere)::
                       title, where its pages and sections start
     bm25/             the BM25 keyword index (bm25s arrays and JSON)
 
+The manifest records the size and sha256 of every other file, and loading checks them, so
+an edited, truncated or swapped file is reported (with the command that repairs it) instead
+of being read. A build writes into a temporary folder beside the index and swaps it in with
+two renames under an exclusive lock (``.<index>.lock`` beside the folder); readers load under
+a shared lock, so they see the old index or the new one, never a mix, and only a process
+holding the exclusive lock puts back an index whose swap a killed build left half done.
+
 Building and updating it is ``build.py``'s job.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import shutil
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -26,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import __version__
+from . import __version__, config
 from .chunking import CHUNKING_VERSION, ChunkingParams
 from .corpus import list_corpus_files
 from .embedding import Embedder
@@ -38,13 +48,16 @@ from .types import Chunk, Document
 logger = logging.getLogger(__name__)
 
 # 3: documents carry pages and sections, chunks their section.
-FORMAT_VERSION = 3
+# 4: the manifest records the size and sha256 of every index file.
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
 KEYWORD = "bm25"
 REBUILD_HINT = "run `docqa index --rebuild`"
+
+_WRITING: set[str] = set()  # the temporary folders this process is writing now: never leftovers
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,8 @@ def write_index(index_dir: Path, documents: Sequence[Document], chunks: Sequence
     place only when complete, so a crash never leaves a half-written index.
 
     The keyword index is built here from all chunk texts (it takes well under a second for
-    thousands of chunks); ``vectors`` holds row i for chunk i.
+    thousands of chunks); ``vectors`` holds row i for chunk i. The manifest gets the size and
+    sha256 of every file, and is written last.
     """
     import faiss
 
@@ -150,12 +164,22 @@ def write_index(index_dir: Path, documents: Sequence[Document], chunks: Sequence
     if temporary.exists():
         shutil.rmtree(temporary)
     temporary.mkdir()
-    faiss.write_index(faiss_index, str(temporary / VECTORS))
-    KeywordIndex.build([c.text for c in chunks]).save(temporary / KEYWORD)
-    _write_jsonl(temporary / CHUNKS, (_chunk_record(c) for c in chunks))
-    _write_jsonl(temporary / DOCUMENTS, (_document_record(d) for d in documents))
-    _write_json_durably(temporary / MANIFEST, manifest)
-    _move_into_place(temporary, index_dir)
+    _WRITING.add(str(temporary))
+    try:
+        faiss.write_index(faiss_index, str(temporary / VECTORS))
+        KeywordIndex.build([c.text for c in chunks]).save(temporary / KEYWORD)
+        pause_point("writing")
+        _write_jsonl(temporary / CHUNKS, (_chunk_record(c) for c in chunks))
+        _write_jsonl(temporary / DOCUMENTS, (_document_record(d) for d in documents))
+        _sync_files(temporary)
+        _write_json_durably(temporary / MANIFEST, {**manifest, "files": _file_checksums(temporary)})
+        _fsync_folder(temporary)
+        _move_into_place(temporary, index_dir)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    finally:
+        _WRITING.discard(str(temporary))
 
 
 def new_manifest(settings: IndexSettings, fingerprints: dict[str, str], skipped, documents: int, chunks: int,
@@ -174,23 +198,30 @@ def new_manifest(settings: IndexSettings, fingerprints: dict[str, str], skipped,
 
 
 def load_index(index_dir: Path) -> LoadedIndex:
-    """Load a finished index.
+    """Load a finished index, after checking every file against the manifest's checksums.
 
     Raises:
         IndexNotFound: no finished index in ``index_dir``.
-        CorruptIndex: its files are unreadable or disagree with each other.
+        CorruptIndex: a file is missing, truncated, edited or unreadable, or the files
+            disagree with each other; the message names the problem and the fix.
     """
+    index_dir = Path(index_dir)
+    with index_lock(index_dir, shared=True):  # a build's swap waits until this index is read
+        return _load_index(index_dir)
+
+
+def _load_index(index_dir: Path) -> LoadedIndex:
     import faiss
 
-    index_dir = Path(index_dir)
-    manifest = read_manifest(index_dir)
+    manifest = _read_manifest(index_dir)
+    verify_files(index_dir, manifest)
     try:
         chunks = tuple(_chunk_from_record(r) for r in _read_jsonl(index_dir / CHUNKS))
         documents = {r["source"]: _document_from_record(r) for r in _read_jsonl(index_dir / DOCUMENTS)}
         vectors = faiss.read_index(str(index_dir / VECTORS))
         keyword = KeywordIndex.load(index_dir / KEYWORD)
         matrix = vectors.reconstruct_n(0, vectors.ntotal) if vectors.ntotal else np.zeros((0, vectors.d), np.float32)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, AttributeError) as error:
         raise CorruptIndex(f"the index in {str(index_dir)!r} is damaged ({error}); {REBUILD_HINT}") from error
     expected = manifest.get("counts", {}).get("chunks")
     dimension = manifest.get("settings", {}).get("embedding", {}).get("dimension")
@@ -210,6 +241,42 @@ def load_index(index_dir: Path) -> LoadedIndex:
     return LoadedIndex(manifest, chunks, documents, vectors, keyword, matrix)
 
 
+def verify_files(index_dir: Path, manifest: dict) -> None:
+    """Check every index file against the size and sha256 the manifest records for it.
+
+    Indexes of formats before 4 recorded none; they are stale anyway and get rebuilt.
+
+    Raises:
+        CorruptIndex: a file is missing, has another size or another checksum, or the
+            manifest lists no checksums; the message names the file.
+    """
+    recorded = manifest.get("files")
+    version = manifest.get("settings", {}).get("format_version")
+    if recorded is None and isinstance(version, int) and version < 4:
+        return
+    damaged = f"the index in {str(index_dir)!r} is damaged"
+    if not isinstance(recorded, dict) or not recorded:
+        raise CorruptIndex(f"{damaged}: its manifest lists no checksums of its files; {REBUILD_HINT}")
+    for name in (VECTORS, CHUNKS, DOCUMENTS):
+        if name not in recorded:
+            raise CorruptIndex(f"{damaged}: its manifest lists no checksum for {name}; {REBUILD_HINT}")
+    for name, expected in sorted(recorded.items()):
+        path = index_dir / name
+        if not isinstance(expected, dict) or ".." in Path(name).parts or Path(name).is_absolute():
+            raise CorruptIndex(f"{damaged}: its manifest's entry for {name!r} is malformed; {REBUILD_HINT}")
+        try:
+            size = path.stat().st_size
+            digest = _sha256_of(path) if size == expected.get("bytes") else None
+        except OSError:
+            raise CorruptIndex(f"{damaged}: {name} is missing; {REBUILD_HINT}") from None
+        if size != expected.get("bytes"):
+            raise CorruptIndex(f"{damaged}: {name} is {size:,} bytes but the manifest says {expected.get('bytes')} "
+                               f"(truncated or replaced?); {REBUILD_HINT}")
+        if digest != expected.get("sha256"):
+            raise CorruptIndex(f"{damaged}: {name} does not match the sha256 in the manifest (edited or corrupted?); "
+                               f"{REBUILD_HINT}")
+
+
 def read_manifest(index_dir: Path) -> dict:
     """The manifest of a finished index.
 
@@ -218,7 +285,12 @@ def read_manifest(index_dir: Path) -> dict:
         CorruptIndex: the manifest is not valid JSON.
     """
     index_dir = Path(index_dir)
-    _recover_interrupted_swap(index_dir)
+    with index_lock(index_dir, shared=True):
+        return _read_manifest(index_dir)
+
+
+def _read_manifest(index_dir: Path) -> dict:
+    """The manifest, read by a caller that holds the index lock."""
     path = index_dir / MANIFEST
     if not path.is_file():
         raise IndexNotFound(f"no index in {str(index_dir)!r}; run `docqa index` to build it")
@@ -286,7 +358,51 @@ def _write_jsonl(path: Path, records) -> None:
 
 def _read_jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        records = [json.loads(line) for line in handle if line.strip()]
+    if not all(isinstance(r, dict) for r in records):
+        raise ValueError(f"{path.name} holds a line that is not a JSON object")
+    return records
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _index_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _file_checksums(folder: Path) -> dict[str, dict]:
+    """Size and sha256 of every file of an index folder but the manifest, by relative path."""
+    return {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": _sha256_of(p)}
+            for p in _index_files(folder)}
+
+
+def _sync_files(folder: Path) -> None:
+    """Flush every file of ``folder`` to disk (bm25s and FAISS write without fsync)."""
+    for path in _index_files(folder):
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+    for sub in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
+        _fsync_folder(sub)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` durable (not possible everywhere: skipped then)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def _write_json_durably(path: Path, data: dict) -> None:
@@ -329,21 +445,63 @@ def _refuse_foreign_folder(index_dir: Path) -> None:
 
 
 def _clean_leftovers(index_dir: Path) -> None:
+    """Put back an index a killed build left mid-swap; delete what dead builds left beside it."""
+    with index_lock(index_dir, shared=False):
+        _clean_up(index_dir)
+
+
+def _clean_up(index_dir: Path) -> None:
+    """With the exclusive lock held: recover an interrupted swap, delete dead builds' folders."""
     _recover_interrupted_swap(index_dir)
-    for leftover in index_dir.parent.glob(f".{index_dir.name}.tmp-*"):
+    for leftover in _dead_temporaries(index_dir):
         shutil.rmtree(leftover, ignore_errors=True)
 
 
+def _dead_temporaries(index_dir: Path) -> list[Path]:
+    parent = index_dir.parent
+    if not parent.is_dir():
+        return []
+    return [p for p in parent.glob(f".{index_dir.name}.tmp-*")
+            if str(p) not in _WRITING and not _process_alive(p.name.rsplit("-", 1)[-1])]
+
+
+def _process_alive(pid: str) -> bool:
+    """Whether the build that named its folder after ``pid`` may still be writing it."""
+    if not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False  # this process's builds in progress are in _WRITING; any other is a leftover
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would end the process on Windows: keep the folder
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _move_into_place(temporary: Path, index_dir: Path) -> None:
+    """Swap the new index in: two renames under the exclusive lock, so no reader sees the gap."""
     old = index_dir.parent / f".{index_dir.name}.old-{os.getpid()}"
-    if index_dir.exists():
-        os.replace(index_dir, old)
-    os.replace(temporary, index_dir)
+    with index_lock(index_dir, shared=False):
+        _recover_interrupted_swap(index_dir)
+        if index_dir.exists():
+            os.replace(index_dir, old)
+            pause_point("swapping")
+        os.replace(temporary, index_dir)
+        _fsync_folder(index_dir.parent)
+    pause_point("swapped")
     shutil.rmtree(old, ignore_errors=True)
 
 
 def _recover_interrupted_swap(index_dir: Path) -> None:
-    """If a build died between its two renames, put the previous index back."""
+    """If a build died between its two renames, put the previous index back.
+
+    Only called with the exclusive lock held: a live build between its renames holds it, so
+    what is found here was left by a build that is dead.
+    """
     parent = index_dir.parent
     if not parent.is_dir():
         return
@@ -354,7 +512,74 @@ def _recover_interrupted_swap(index_dir: Path) -> None:
         if index_dir.exists():
             shutil.rmtree(index_dir, ignore_errors=True)
         os.replace(olds[-1], index_dir)
+        _fsync_folder(parent)
         logger.warning("restored the previous index in %s after an interrupted build", index_dir)
         olds = olds[:-1]
     for old in olds:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _left_over(index_dir: Path) -> bool:
+    """Whether a build that died left something beside the index (a moved-aside index, a temporary folder)."""
+    parent = index_dir.parent
+    return parent.is_dir() and (any(parent.glob(f".{index_dir.name}.old-*")) or bool(_dead_temporaries(index_dir)))
+
+
+@contextmanager
+def index_lock(index_dir: Path, *, shared: bool):
+    """Hold the index's lock: shared to read it, exclusive to swap it (``flock`` on ``.<name>.lock``).
+
+    The kernel releases the lock of a killed process, so a crash never leaves it held. A
+    reader that finds what a dead build left (a swap half done, a temporary folder) takes the
+    lock exclusively and puts the previous index back, or cleans up, first. Where the lock file cannot be created (a read-only
+    folder, a system without ``flock``), reading goes ahead unlocked: nothing builds there.
+    """
+    index_dir = Path(index_dir)
+    descriptor = _open_lock_file(index_dir)
+    try:
+        if descriptor is not None:
+            import fcntl
+
+            if shared and _left_over(index_dir):
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                try:
+                    _clean_up(index_dir)
+                except OSError as error:  # a reader without write access: read what is there
+                    logger.warning("could not clean up after an interrupted build in %s (%s)", index_dir, error)
+            fcntl.flock(descriptor, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)  # closing releases the lock
+
+
+def _open_lock_file(index_dir: Path) -> int | None:
+    try:
+        import fcntl  # noqa: F401  (POSIX only)
+    except ImportError:
+        return None
+    path = index_dir.parent / f".{index_dir.name}.lock"
+    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+        try:
+            return os.open(path, flags, 0o644)
+        except OSError:
+            continue
+    return None
+
+
+def pause_point(stage: str) -> None:
+    """For crash tests only: when ``DOCQA_TEST_PAUSE`` names ``stage``, wait here to be killed.
+
+    The build writes the signal file the variable names and waits until it is deleted (then
+    goes on) or a minute passes (then exits with 3), so a test can kill it at a known point.
+    """
+    wanted = config.test_pause()
+    if wanted is None or wanted[0] != stage:
+        return
+    signal_file = Path(wanted[1])
+    signal_file.write_text(f"{os.getpid()} {stage}\n", encoding="utf-8")
+    deadline = time.monotonic() + 60
+    while signal_file.exists():
+        if time.monotonic() > deadline:
+            os._exit(3)
+        time.sleep(0.01)

@@ -15,7 +15,7 @@ from .chunking import ChunkingParams
 from .embedding import Embedder, MiniLMEmbedder
 from .errors import IndexNotFound, InvalidQuery, StaleIndex
 from .build import BuildReport, build_index
-from .index import LoadedIndex, load_index, settings_for, stale_reasons
+from .index import LoadedIndex, load_index, read_manifest, settings_for, stale_reasons
 from .retrieve import RetrievalSettings, check_k, retrieve
 from .types import Answer, Document, Hit
 
@@ -29,7 +29,9 @@ class Pipeline:
     """Holds the corpus and index locations, the model and the loaded index.
 
     The index is loaded once and reused; ``ensure_index`` builds or rebuilds it first when
-    it is missing or stale.
+    it is missing or stale. Questions keep being answered from the loaded index while a
+    build runs (builds take ``_build_lock``, one at a time); the new index replaces it only
+    once complete, and each question uses one index from start to end.
     """
 
     corpus_dir: Path
@@ -45,7 +47,8 @@ class Pipeline:
         self._index: LoadedIndex | None = None
         self._stats: TermStatistics | None = None
         self._sentence_vectors: dict[tuple[str, int, int], np.ndarray] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the loaded index and what is derived from it
+        self._build_lock = threading.RLock()
 
     @property
     def settings(self):
@@ -61,10 +64,11 @@ class Pipeline:
         Args:
             rebuild: read and embed everything, ignoring the previous index.
         """
-        with self._lock:
+        with self._build_lock:
             report = build_index(self.corpus_dir, self.index_dir, self.embedder, self.chunking,
                                  progress=progress, rebuild=rebuild)
-            self._forget_index()
+            with self._lock:
+                self._forget_index()
             return report
 
     def ensure_index(self, *, build: bool = True, progress: bool = False) -> BuildReport | None:
@@ -79,7 +83,7 @@ class Pipeline:
         Raises:
             IndexNotFound, StaleIndex: only when ``build`` is False.
         """
-        with self._lock:
+        with self._build_lock:
             try:
                 reasons = self.stale_reasons()
             except IndexNotFound:
@@ -98,7 +102,10 @@ class Pipeline:
                     )
                 logger.info("the index is out of date (%s): updating it", "; ".join(reasons))
                 return self.build(progress=progress)
-            self.index  # load now, so the first question is fast
+            with self._lock:
+                if self._index is not None and self._index.manifest.get("files") != read_manifest(self.index_dir).get("files"):
+                    self._forget_index()  # another process (`docqa index`) replaced the index on disk
+                self.index  # load now, so the first question is fast
             return None
 
     @property
@@ -118,7 +125,7 @@ class Pipeline:
     def _forget_index(self) -> None:
         self._index = None
         self._stats = None
-        self._sentence_vectors.clear()
+        self._sentence_vectors = {}  # a new dict: questions still answering from the old index fill the old one
 
     def search(self, query: str, k: int = 5, *, retrieval: RetrievalSettings | None = None) -> list[Hit]:
         """The ``k`` passages most similar to ``query``, best first."""
@@ -164,7 +171,8 @@ class Pipeline:
         queries = list(search_queries) if search_queries is not None else list(questions)
         for text in queries if search_queries is None else [*questions, *queries]:
             _check_question(text)
-        index = self.index
+        with self._lock:  # one index for the whole answer, even when a build replaces it meanwhile
+            index, stats, cache = self.index, self.term_stats, self._sentence_vectors
         check_k(max(answer_k, retrieve_k), index)
         query_vectors = self.embedder.embed(queries)
         all_hits = retrieve(index, queries, query_vectors, max(answer_k, retrieve_k), retrieval or self.retrieval)
@@ -174,8 +182,8 @@ class Pipeline:
             # on tests/data/followups.jsonl the completed question answers 9 of 15 pairs, the bare
             # words 7 (benchmarks/followups.py, hybrid, k 5).
             answer_hits = hits[:answer_k]
-            candidates = self.sentence_candidates(query_vector, answer_hits)
-            answer = compose_answer(query, answer_hits, candidates, index.documents, self.term_stats, self.policy)
+            candidates = self._sentence_candidates(query_vector, answer_hits, index, cache)
+            answer = compose_answer(query, answer_hits, candidates, index.documents, stats, self.policy)
             answer = with_places(answer, index.documents)
             if query != question:
                 answer = replace(answer, question=question, extra={**answer.extra, "searched": query})
@@ -184,17 +192,23 @@ class Pipeline:
 
     def sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit]) -> list[SentenceCandidate]:
         """The sentences of ``hits`` with their cosine to the question (sentence vectors are cached)."""
+        with self._lock:
+            index, cache = self.index, self._sentence_vectors
+        return self._sentence_candidates(question_vector, hits, index, cache)
+
+    def _sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit], index: LoadedIndex,
+                             cache: dict) -> list[SentenceCandidate]:
         spans = candidate_spans(hits)
-        documents = self.index.documents
+        documents = index.documents
         keys = [(hit.chunk.source, start, end) for hit, start, end, *_ in spans]
-        missing = [key for key in keys if key not in self._sentence_vectors]
+        missing = [key for key in keys if key not in cache]
         if missing:
             vectors = self.embedder.embed([documents[s].text[a:b] for s, a, b in missing])
             with self._lock:
-                self._sentence_vectors.update(zip(missing, vectors))
+                cache.update(zip(missing, vectors))
         return [
             SentenceCandidate(hit, start, end, documents[hit.chunk.source].text[start:end],
-                              float(np.dot(self._sentence_vectors[key], question_vector)), position, count,
+                              float(np.dot(cache[key], question_vector)), position, count,
                               documents[hit.chunk.source].text[previous[0]:previous[1]] if previous else "")
             for (hit, start, end, position, count, previous), key in zip(spans, keys)
         ]

@@ -58,6 +58,63 @@ class Extracted:
     notes: tuple[str, ...] = ()
 
 
+# ---------------------------------------------------------------- what a file really is
+
+# The first bytes of common files that are not what a text extension says, and what they are.
+_SIGNATURES = (
+    (b"%PDF-", "a PDF document", ".pdf"),
+    (b"PK\x03\x04", "a ZIP archive (a .docx, .xlsx, .pptx or .zip file)", ".docx"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office file (.doc, .xls or .ppt)", ".doc"),
+    (b"{\\rtf", "an RTF document", ".rtf"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image", ".png"),
+    (b"\xff\xd8\xff", "a JPEG image", ".jpg"),
+    (b"GIF87a", "a GIF image", ".gif"),
+    (b"GIF89a", "a GIF image", ".gif"),
+    (b"\x7fELF", "a program (ELF)", ""),
+    (b"MZ\x90\x00", "a Windows program", ".exe"),
+    (b"\x1f\x8b", "a gzip archive", ".gz"),
+    (b"Rar!\x1a\x07", "a RAR archive", ".rar"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", ".7z"),
+    (b"\xca\xfe\xba\xbe", "a program (Mach-O or Java class)", ""),
+    (b"SQLite format 3\x00", "an SQLite database", ".sqlite"),
+)
+_TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+
+
+def sniff(data: bytes) -> tuple[str, str] | None:
+    """What the file's first bytes say it is (a description and its usual extension), if known."""
+    for signature, what, suffix in _SIGNATURES:
+        if data.startswith(signature):
+            return what, suffix
+    return None
+
+
+def check_content(data: bytes, suffix: str) -> None:
+    """Check a file's content against its extension, before any reader parses it.
+
+    Raises:
+        UnreadableFile: a text or HTML file whose bytes are a known binary format or hold NUL
+            bytes, a ``.pdf`` without the PDF header, a ``.docx`` that is not a ZIP package.
+    """
+    found = sniff(data)
+    if suffix in _TEXT_SUFFIXES:
+        if found is not None:
+            raise UnreadableFile(f"its content is {found[0]}, not {suffix} text; "
+                                 f"{'rename it to ' + found[1] if found[1] in READERS else 'remove it from the corpus'}")
+        if b"\x00" in data[: 1 << 16]:
+            raise UnreadableFile("holds NUL bytes, so it is not a text file; remove it or convert it to text")
+    elif suffix == ".pdf" and b"%PDF-" not in data[:1024]:
+        what = found[0] if found else ("empty" if not data.strip() else "something else")
+        raise UnreadableFile(f"not a readable PDF (no %PDF- header; its content is {what}); "
+                             f"export it as PDF again, or give it its proper extension")
+    elif suffix == ".docx" and not data.startswith(b"PK\x03\x04"):
+        if found and found[1] == ".doc":
+            raise UnreadableFile("not a readable Word .docx file: its content is an old Word .doc file; "
+                                 "save it as .docx (Word's current format)")
+        raise UnreadableFile(f"not a readable Word .docx file (its content is {found[0] if found else 'not a ZIP package'}); "
+                             f"save it as .docx again")
+
+
 # ---------------------------------------------------------------- text and Markdown
 
 def read_text(data: bytes) -> Extracted:

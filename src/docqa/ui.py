@@ -11,12 +11,15 @@ and serves it with the ``/ask`` endpoint; the work is done elsewhere:
 """
 
 
+import hmac
+import ipaddress
 import logging
 import os
 import threading
 from collections import Counter
 from typing import Mapping, Sequence
 
+from . import config
 from .corpus import FORMATS_READ
 from .errors import DocqaError
 from .followups import resolve_followup
@@ -295,15 +298,54 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
     return app
 
 
-def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True):
-    """Launch the app on ``host:port`` and print its address; with ``block=False`` return at once."""
+def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True,
+          auth: Sequence[tuple[str, str]] | None = None):
+    """Launch the app on ``host:port`` and print its address; with ``block=False`` return at once.
+
+    Args:
+        auth: the users who may log in, as (user, password) pairs; by default those of
+            ``DOCQA_AUTH`` / ``DOCQA_AUTH_FILE``. Without any, there is no login, and listening
+            on an address other than the loopback logs a warning: anyone who reaches the
+            port could read the documents and change the corpus.
+    """
+    credentials = list(config.auth_credentials() if auth is None else auth)
+    if not credentials and not is_loopback(host):
+        logger.warning("listening on %s without authentication: anyone who can reach port %s can read the "
+                       "documents and add or remove files; set DOCQA_AUTH=user:password (or DOCQA_AUTH_FILE) "
+                       "to require a login, or serve on 127.0.0.1", host, port)
     app = build_ui(pipeline)
     app.queue(default_concurrency_limit=4)
     # The model loads in a few seconds; do it while the page opens rather than on the first question.
     threading.Thread(target=_warm_up, args=(pipeline,), name="docqa-warm-up", daemon=True).start()
     app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=False,
-               footer_links=["api"], css=CSS, js=JS, max_file_size=MAX_UPLOAD_BYTES, show_error=False)
+               footer_links=["api"], css=CSS, js=JS, max_file_size=MAX_UPLOAD_BYTES, show_error=False,
+               auth=_password_check(credentials) if credentials else None,
+               auth_message="docqa: log in with the user name and password you were given.")
     return app
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.1, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def _password_check(credentials: Sequence[tuple[str, str]]):
+    """A login check that compares in constant time, so timing does not leak how much matched."""
+    pairs = [(user.encode(), password.encode()) for user, password in credentials]
+
+    def check(user: str, password: str) -> bool:
+        given = (str(user).encode(), str(password).encode())
+        matched = False
+        for expected_user, expected_password in pairs:
+            matched |= hmac.compare_digest(given[0], expected_user) & hmac.compare_digest(given[1], expected_password)
+        return matched
+
+    return check
 
 
 def _warm_up(pipeline: Pipeline) -> None:

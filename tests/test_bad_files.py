@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from builders import make_docx, make_pdf
-from conftest import HashingEmbedder
 from docqa.build import build_index
 from docqa.chunking import ChunkingParams, chunk_document
 from docqa.corpus import list_corpus_files, read_bytes, unsupported_files
@@ -63,10 +62,12 @@ def test_real_files_of_each_format_still_pass_the_content_check():
 
 def run_fake_docqa(*argv, env=None):
     """`docqa` with the fake embedder in a fresh process, reporting its peak resident memory."""
-    code = ("import resource, runpy, sys\n"
+    # VmHWM, not getrusage's ru_maxrss: that one keeps the forking test process's size across exec
+    code = ("import re, runpy, sys\n"
             f"sys.argv = [{str(FAKE_DOCQA)!r}, *sys.argv[1:]]\n"
             "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\nexcept SystemExit as end:\n    code = end.code\n"
-            "print('peak-kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\nsys.exit(code)\n")
+            "peak = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1)\n"
+            "print('peak-kb', peak, file=sys.stderr)\nsys.exit(code)\n")
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
                           env={**os.environ, "DOCQA_NO_PROGRESS": "1", **(env or {})}, timeout=120)
 

@@ -22,6 +22,7 @@ from docqa.uploads import MAX_UPLOAD_BYTES, UploadRejected, add_documents, check
 
 from builders import make_pdf
 from test_bad_files import BINARIES
+from servers import free_port
 
 
 @pytest.fixture
@@ -29,12 +30,6 @@ def pipeline(small_corpus, tmp_path, embedder):
     pipeline = Pipeline(small_corpus, tmp_path / "index", embedder=embedder, chunking=ChunkingParams(40, 8))
     pipeline.ensure_index()
     return pipeline
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def other_addresses() -> list[str]:

@@ -4,7 +4,6 @@ The app in a real browser is tested in test_ui_browser.py.
 """
 
 import json
-import socket
 import subprocess
 import sys
 
@@ -19,6 +18,7 @@ from docqa.types import Answer, Chunk, Citation, Document, Hit
 from docqa.ui import render_documents, respond, turn_for_message
 from docqa.ui_render import Turn, escape_markdown, format_reply, render_sources
 from docqa.uploads import MAX_UPLOAD_BYTES, UploadRejected, add_documents, check_upload, remove_document
+from servers import free_port
 
 INJECTION = "<script>alert(1)</script> <img src=x onerror=alert(1)>"
 
@@ -251,12 +251,6 @@ def test_importing_the_ui_does_no_work():
 
 
 # ---------------------------------------------------------------- the served app
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_served_app_answers_through_the_ask_endpoint(pipeline):
     gradio_client = pytest.importorskip("gradio_client", reason="gradio_client comes with the dev extra")

@@ -7,7 +7,6 @@ screenshot of docs/screenshot.png (written there only with DOCQA_UPDATE_SCREENSH
 
 import os
 import re
-import socket
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from conftest import ROOT, SMALL_CORPUS, HashingEmbedder
 from docqa.chunking import ChunkingParams
 from docqa.errors import DocqaError
 from docqa.pipeline import Pipeline
+from servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -27,12 +27,6 @@ expect = sync_api.expect
 INJECTION_NAME = "<img src=x onerror=alert(2)>.md"
 INJECTION_TEXT = "The spreadsheet macro contained <script>alert(1)</script> and <img src=x onerror=alert(1)> in its cells."
 TIMEOUT = 15_000  # ms; answers take well under a second with the fake embedder
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

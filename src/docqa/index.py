@@ -21,7 +21,6 @@ Building and updating it is ``build.py``'s job.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -38,7 +37,7 @@ import numpy as np
 
 from . import __version__, config
 from .chunking import CHUNKING_VERSION, ChunkingParams
-from .corpus import list_corpus_files
+from .corpus import list_corpus_files, sha256_of_file
 from .embedding import Embedder
 from .errors import CorruptIndex, IndexNotFound, StaleIndex
 from .repair import REPAIR_VERSION
@@ -266,7 +265,7 @@ def verify_files(index_dir: Path, manifest: dict) -> None:
             raise CorruptIndex(f"{damaged}: its manifest's entry for {name!r} is malformed; {REBUILD_HINT}")
         try:
             size = path.stat().st_size
-            digest = _sha256_of(path) if size == expected.get("bytes") else None
+            digest = sha256_of_file(path) if size == expected.get("bytes") else None
         except OSError:
             raise CorruptIndex(f"{damaged}: {name} is missing; {REBUILD_HINT}") from None
         if size != expected.get("bytes"):
@@ -364,21 +363,13 @@ def _read_jsonl(path: Path) -> list[dict]:
     return records
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _index_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
 def _file_checksums(folder: Path) -> dict[str, dict]:
     """Size and sha256 of every file of an index folder but the manifest, by relative path."""
-    return {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": _sha256_of(p)}
+    return {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256_of_file(p)}
             for p in _index_files(folder)}
 
 

@@ -24,3 +24,13 @@ def progress_enabled() -> bool:
 def cache_dir() -> Path:
     """``DOCQA_CACHE`` or ``~/.cache/docqa``: where ``docqa eval`` keeps datasets' indexes."""
     return Path(os.environ.get("DOCQA_CACHE", Path.home() / ".cache" / "docqa"))
+
+
+def embedding_precision() -> str:
+    """``DOCQA_PRECISION``: "fp32" (default) or "bf16" (used only on CPUs with native bfloat16)."""
+    return os.environ.get("DOCQA_PRECISION", "fp32").strip().lower() or "fp32"
+
+
+def vector_storage() -> str:
+    """``DOCQA_VECTOR_STORAGE``: how a new index stores chunk vectors: "float32" (default), "float16" or "sq8"."""
+    return os.environ.get("DOCQA_VECTOR_STORAGE", "float32").strip().lower() or "float32"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -167,7 +168,8 @@ class MiniLMEmbedder:
         encodings = self._window_tokenizer.encode_batch(list(texts))  # the only tokenisation
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        with self._lock, torch.inference_mode():  # one pass at a time: torch already uses both cores
+        small = sum(len(e.ids) for e in encodings) <= SINGLE_THREAD_TOKENS
+        with self._lock, torch.inference_mode(), _threads(torch, 1 if small else None):
             for batch in _progress(batches, progress, total=len(texts)):
                 length = max(len(encodings[i].ids) for i in batch)
                 ids = np.zeros((len(batch), length), dtype=np.int64)
@@ -184,6 +186,26 @@ class MiniLMEmbedder:
                     for row, i in enumerate(batch):
                         sentences[i] = _span_vectors(tokens[row].numpy(), encodings[i], sentence_spans[i], self.dimension)
         return vectors, sentences
+
+
+# A question or a few are embedded on one thread: the work is too small to split, and when
+# other processes share the cores, two OpenMP threads waiting on each other took 0.5-1.2 s to
+# embed one question that one thread embeds in 50 ms (benchmarks/speed.py, load average 7).
+SINGLE_THREAD_TOKENS = 512
+
+
+@contextmanager
+def _threads(torch, count: int | None):
+    """Run torch on ``count`` threads inside the block (None: as it is)."""
+    if count is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _span_vectors(tokens: np.ndarray, encoding, spans: Sequence[tuple[int, int]], dimension: int) -> np.ndarray:

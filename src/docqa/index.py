@@ -133,6 +133,24 @@ class LoadedIndex:
         """The chunk vectors, row i for chunk i (without a copy when stored as float32)."""
         return stored_vectors(self.vectors)
 
+    def dense_search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and scores of the ``k`` chunks nearest to one query vector, best first.
+
+        On one thread: one query is too little work to split, and when other processes share
+        the cores, FAISS's OpenMP threads waiting on each other took 40 ms instead of 2.5 ms
+        for 10k vectors (benchmarks/speed.py, load average 7 on 2 cores).
+        """
+        import faiss
+
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, rows = self.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), k)
+        finally:
+            faiss.omp_set_num_threads(before)
+        found = rows[0] >= 0
+        return rows[0][found], scores[0][found]
+
     def dense_scores(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """Inner products of chunks ``rows`` with ``vector`` (cosine on normalised vectors)."""
         rows = np.asarray(rows, dtype=np.int64)

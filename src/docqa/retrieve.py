@@ -75,9 +75,7 @@ def retrieve(
 
 def _dense_top(index: LoadedIndex, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and scores of the ``k`` nearest chunks by inner product (cosine on normalised vectors)."""
-    scores, rows = index.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), k)
-    found = rows[0] >= 0
-    return rows[0][found], scores[0][found]
+    return index.dense_search(vector, k)
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

@@ -35,6 +35,14 @@ class HashingEmbedder:
 
     def embed(self, texts, *, progress: bool = False) -> np.ndarray:
         self.calls.append(len(texts))
+        return self._vectors(texts)
+
+    def embed_passages(self, texts, sentence_spans, *, progress: bool = False):
+        """One pass, as the real model makes it: a sentence's vector pools the words of its span."""
+        vectors = self.embed(texts)
+        return vectors, [self._vectors([text[a:b] for a, b in spans]) for text, spans in zip(texts, sentence_spans)]
+
+    def _vectors(self, texts) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for term in content_terms(text):

@@ -46,11 +46,13 @@ def test_citations_are_exact_for_many_questions(pipeline):
 
 
 def test_question_about_something_absent_is_declined(pipeline):
-    answer = pipeline.ask("What is the boiling point of mercury?", k=3)
+    # None of its words shares a hash bucket with a corpus word under the fake embedder ("boil"
+    # and "mercuri" did, which made the question look half similar to the corpus).
+    answer = pipeline.ask("What is the freezing point of helium?", k=3)
     assert not answer.answerable
     assert answer.citations == ()
     assert answer.text.startswith("The documents don't say")
-    assert "mercury" in answer.text
+    assert "helium" in answer.text
     assert len(answer.passages) == 3  # the closest passages are still shown
 
 

@@ -23,7 +23,7 @@ def test_build_writes_the_index_files_and_a_manifest(small_corpus, tmp_path, emb
     report = build(small_corpus, index_dir, embedder)
     assert report.documents == 3 and report.chunks >= 3
     names = sorted(p.name for p in index_dir.iterdir())
-    assert names == ["bm25", "chunks.jsonl", "documents.jsonl", "manifest.json", "vectors.faiss"]
+    assert names == ["bm25", "chunks.jsonl", "documents.jsonl", "manifest.json", "sentences", "vectors.faiss"]
     manifest = json.loads((index_dir / "manifest.json").read_text())
     assert manifest["settings"]["embedding"] == {"model": embedder.name, "dimension": 64}
     assert manifest["settings"]["chunking"] == {"max_tokens": 40, "overlap_tokens": 8}

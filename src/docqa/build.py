@@ -4,7 +4,8 @@ An update reads and chunks only the files that are new or changed (a file rename
 is recognised by its content and not read again), and embeds only chunks whose text has no
 vector in the previous index yet: vectors are looked up by the sha256 of the chunk's text.
 Chunks of removed files are dropped. The keyword index is rebuilt from all chunk texts,
-which is cheap. The result is the index a full build would make (same chunks, same order,
+which is cheap. Each chunk's sentence vectors come from the same forward pass as its vector
+and are reused with it. The result is the index a full build would make (same chunks, same order,
 same vectors), written beside the old one and moved into place like a full build.
 """
 
@@ -22,10 +23,12 @@ import numpy as np
 
 from .chunking import ChunkingParams, chunk_document
 from .corpus import CorpusFile, SkippedFile, check_not_empty, list_corpus_files, read_document, unsupported_files
-from .embedding import Embedder
+from . import config
+from .embedding import Embedder, embed_passages
 from .errors import CorruptIndex, IndexNotFound
-from .index import (LoadedIndex, load_index, new_manifest, pause_point, prepare_index_folder, settings_for,
-                    write_index)
+from .index import (LoadedIndex, SentenceVectors, load_index, new_manifest, pause_point, prepare_index_folder,
+                    settings_for, vector_index_settings, write_index)
+from .sentences import passage_sentences
 from .types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -111,7 +114,7 @@ def _build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, chunking
     check_not_empty(documents, skipped, corpus_dir)
 
     embed_started = time.perf_counter()
-    vectors, embedded = plan.vectors(chunks, embedder, progress=progress)
+    vectors, sentences, embedded = plan.vectors(chunks, embedder, progress=progress)
     embed_seconds = time.perf_counter() - embed_started
     pause_point("embedded")
     changes = plan.changes(files)
@@ -119,8 +122,10 @@ def _build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, chunking
               "chunks_reused": len(chunks) - embedded, **{k: len(v) for k, v in changes.items()}}
     seconds = time.perf_counter() - started
     fingerprints = {f.source: f.sha256 for f in files}
-    manifest = new_manifest(settings, fingerprints, skipped, len(documents), len(chunks), seconds, update)
-    write_index(index_dir, documents, chunks, vectors, manifest)
+    vector_settings = vector_index_settings(len(chunks), config.vector_storage())
+    manifest = new_manifest(settings, fingerprints, skipped, len(documents), len(chunks), seconds, update,
+                            vector_settings)
+    write_index(index_dir, documents, chunks, vectors, manifest, sentences)
     formats = dict(sorted(Counter(Path(d.source).suffix.lower().lstrip(".") or "none" for d in documents).items()))
     return BuildReport(index_dir, len(documents), len(chunks), tuple(skipped), time.perf_counter() - started, True,
                        embedded=embedded, reused=len(chunks) - embedded, files_read=files_read, formats=formats,
@@ -160,9 +165,9 @@ class _Reuse:
             self.chunks.setdefault(chunk.source, []).append(chunk)
         self.by_content = {d.sha256: d for d in self.documents.values()}
         self.vector_rows: dict[str, int] = {}
-        self.matrix = None
-        if previous is not None and built_with.get("embedding") == settings["embedding"]:
-            self.matrix = previous.matrix
+        self.previous = None
+        if previous is not None and built_with.get("embedding") == settings["embedding"] and previous.sentences is not None:
+            self.previous = previous
             self.vector_rows = {text_key(c.text): row for row, c in enumerate(previous.chunks)}
 
     def document(self, corpus_file: CorpusFile, chunking: ChunkingParams, embedder: Embedder
@@ -182,24 +187,40 @@ class _Reuse:
             return None, [], reason, True
         return document, chunk_document(document, chunking, embedder.token_spans), "", True
 
-    def vectors(self, chunks: list[Chunk], embedder: Embedder, *, progress: bool) -> tuple[np.ndarray, int]:
-        """One vector per chunk, in order; returns them and how many texts had to be embedded."""
+    def vectors(self, chunks: list[Chunk], embedder: Embedder, *, progress: bool
+                ) -> tuple[np.ndarray, SentenceVectors, int]:
+        """One vector per chunk, in order, and the vectors of their sentences; returns them and
+        how many texts had to be embedded. Both depend only on the chunk's text."""
         keys = [text_key(c.text) for c in chunks]
         missing: dict[str, str] = {}
         for key, chunk in zip(keys, chunks):
             if key not in self.vector_rows and key not in missing:
                 missing[key] = chunk.text
-        new_vectors = embedder.embed(list(missing.values()), progress=progress) if missing else None
+        texts = list(missing.values())
+        spans = [passage_sentences(text) for text in texts]
+        new_vectors, new_sentences = embed_passages(embedder, texts, spans, progress=progress) if missing else (None, [])
         if new_vectors is not None and new_vectors.shape != (len(missing), embedder.dimension):
             raise ValueError(f"embedder returned shape {new_vectors.shape} for {len(missing)} chunks")
         new_rows = {key: row for row, key in enumerate(missing)}
+        previous_rows = [self.vector_rows[key] for key in keys if key not in new_rows]
+        previous_matrix = self.previous.vectors.reconstruct_batch(np.asarray(previous_rows, dtype=np.int64)) \
+            if previous_rows else None
         matrix = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+        chunk_spans: list = []
+        chunk_sentences: list = []
+        reused = 0
         for row, key in enumerate(keys):
             if key in new_rows:
                 matrix[row] = new_vectors[new_rows[key]]
+                chunk_spans.append(spans[new_rows[key]])
+                chunk_sentences.append(new_sentences[new_rows[key]])
             else:
-                matrix[row] = self.matrix[self.vector_rows[key]]
-        return matrix, len(missing)
+                matrix[row] = previous_matrix[reused]
+                old_spans, old_vectors = self.previous.sentences.of_chunk(self.vector_rows[key])
+                chunk_spans.append([tuple(span) for span in old_spans])
+                chunk_sentences.append(old_vectors)
+                reused += 1
+        return matrix, SentenceVectors.from_lists(chunk_spans, chunk_sentences, embedder.dimension), len(missing)
 
     def changes(self, files: list[CorpusFile]) -> dict[str, list[str]]:
         """Which files were added, changed, removed and renamed since the previous index."""

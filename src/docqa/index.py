@@ -8,6 +8,13 @@ Layout of an index folder (no pickle anywhere)::
     documents.jsonl   the repaired text of every document, which all offsets index, with its
                       title, where its pages and sections start
     bm25/             the BM25 keyword index (bm25s arrays and JSON)
+    sentences/        a vector for every sentence the answer step weighs: offsets.npy (chunk i's
+                      sentences are rows offsets[i]:offsets[i+1]), spans.npy (start, end within
+                      the chunk's text) and vectors.npy (float16)
+
+The FAISS index is exact (a flat scan) up to ``EXACT_SEARCH_LIMIT`` chunks and HNSW above it;
+the manifest's ``vectors`` block records which, with its parameters and the vector storage
+(float32, or float16 / 8-bit scalar quantised to save memory).
 
 The manifest records the size and sha256 of every other file, and loading checks them, so
 an edited, truncated or swapped file is reported (with the command that repairs it) instead
@@ -28,6 +35,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -48,12 +56,24 @@ logger = logging.getLogger(__name__)
 
 # 3: documents carry pages and sections, chunks their section.
 # 4: the manifest records the size and sha256 of every index file.
-FORMAT_VERSION = 4
+# 5: sentence vectors stored with the chunks; the FAISS index chosen by size.
+FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
 KEYWORD = "bm25"
+SENTENCES = "sentences"
+STORAGES = ("float32", "float16", "sq8")
+# Up to this many chunks a flat scan is exact and fast enough (a few ms a question on one
+# thread); above it, HNSW. Its build (about 30 s for 200k vectors, 5 min for 1M here) is small
+# next to embedding that many chunks. Search depth by measurement (benchmarks/speed.py, 1M
+# vectors): efSearch 128 gave recall@10 0.83 in 0.8 ms a query, 256 gave 0.89 in 1.4 ms; a
+# question's embedding alone takes 11 ms, so the deeper search costs nothing that shows.
+EXACT_SEARCH_LIMIT = 50_000
+HNSW_NEIGHBOURS = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 256
 REBUILD_HINT = "run `docqa index --rebuild`"
 
 _WRITING: set[str] = set()  # the temporary folders this process is writing now: never leftovers
@@ -79,6 +99,29 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
+class SentenceVectors:
+    """Chunk i's sentences: ``spans[offsets[i]:offsets[i+1]]`` (within the chunk's text) and their vectors."""
+
+    offsets: np.ndarray  # int64, one more than the chunks
+    spans: np.ndarray  # int32 (n, 2)
+    vectors: np.ndarray  # float16 (n, dimension)
+
+    @classmethod
+    def from_lists(cls, spans: Sequence[Sequence[tuple[int, int]]], vectors: Sequence[np.ndarray], dimension: int
+                   ) -> "SentenceVectors":
+        offsets = np.cumsum([0, *(len(s) for s in spans)]).astype(np.int64)
+        flat_spans = np.array([span for chunk in spans for span in chunk], dtype=np.int32).reshape(-1, 2)
+        matrix = np.vstack([np.asarray(v, dtype=np.float16).reshape(-1, dimension) for v in vectors]) if len(vectors) \
+            else np.zeros((0, dimension), np.float16)
+        return cls(offsets, flat_spans, matrix)
+
+    def of_chunk(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(spans, vectors) of the sentences of chunk ``row``."""
+        first, last = int(self.offsets[row]), int(self.offsets[row + 1])
+        return self.spans[first:last], self.vectors[first:last]
+
+
+@dataclass(frozen=True)
 class LoadedIndex:
     """An index in memory: chunks in FAISS row order, documents by source."""
 
@@ -87,11 +130,46 @@ class LoadedIndex:
     documents: dict[str, Document]
     vectors: object  # a faiss.Index
     keyword: KeywordIndex
-    matrix: np.ndarray  # the chunk vectors, row i for chunk i, to score any chunk for hybrid search
+    sentences: SentenceVectors | None = None
 
     @property
     def size(self) -> int:
         return len(self.chunks)
+
+    @cached_property
+    def rows(self) -> dict[str, int]:
+        """FAISS row of each chunk id."""
+        return {chunk.chunk_id: row for row, chunk in enumerate(self.chunks)}
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The chunk vectors, row i for chunk i (without a copy when stored as float32)."""
+        return stored_vectors(self.vectors)
+
+    def dense_search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and scores of the ``k`` chunks nearest to one query vector, best first.
+
+        On one thread: one query is too little work to split, and when other processes share
+        the cores, FAISS's OpenMP threads waiting on each other took 40 ms instead of 2.5 ms
+        for 10k vectors (benchmarks/speed.py, load average 7 on 2 cores).
+        """
+        import faiss
+
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, rows = self.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), k)
+        finally:
+            faiss.omp_set_num_threads(before)
+        found = rows[0] >= 0
+        return rows[0][found], scores[0][found]
+
+    def dense_scores(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """Inner products of chunks ``rows`` with ``vector`` (cosine on normalised vectors)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        return self.vectors.reconstruct_batch(rows) @ np.asarray(vector, dtype=np.float32)
 
 
 def settings_for(embedder: Embedder, chunking: ChunkingParams) -> IndexSettings:
@@ -145,19 +223,73 @@ def ensure_fresh(index_dir: Path, corpus_dir: Path, settings: IndexSettings) -> 
         )
 
 
+def vector_index_settings(count: int, storage: str = "float32", exact_limit: int | None = None) -> dict:
+    """Which FAISS index suits ``count`` vectors: exact up to ``exact_limit`` (default
+    ``EXACT_SEARCH_LIMIT``), HNSW above.
+
+    Raises:
+        ValueError: an unknown ``storage``.
+    """
+    if storage not in STORAGES:
+        raise ValueError(f"vector storage {storage!r} is unknown; use one of {', '.join(STORAGES)}")
+    if count <= (EXACT_SEARCH_LIMIT if exact_limit is None else exact_limit):
+        return {"index": "flat", "storage": storage}
+    return {"index": "hnsw", "storage": storage, "neighbours": HNSW_NEIGHBOURS,
+            "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": HNSW_EF_SEARCH}
+
+
+def make_vector_index(vectors: np.ndarray, settings: dict):
+    """A FAISS inner-product index over ``vectors`` (inner product = cosine on normalised vectors)."""
+    import faiss
+
+    dimension = vectors.shape[1]
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    quantizer = {"float16": faiss.ScalarQuantizer.QT_fp16, "sq8": faiss.ScalarQuantizer.QT_8bit}.get(settings["storage"])
+    if settings["index"] == "flat":
+        index = faiss.IndexFlatIP(dimension) if quantizer is None else \
+            faiss.IndexScalarQuantizer(dimension, quantizer, faiss.METRIC_INNER_PRODUCT)
+    elif settings["index"] == "hnsw":
+        m = settings["neighbours"]
+        index = faiss.IndexHNSWFlat(dimension, m, faiss.METRIC_INNER_PRODUCT) if quantizer is None else \
+            faiss.IndexHNSWSQ(dimension, quantizer, m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = settings["ef_construction"]
+        index.hnsw.efSearch = settings["ef_search"]
+    else:
+        raise ValueError(f"FAISS index type {settings['index']!r} is unknown")
+    if not index.is_trained:
+        index.train(vectors)
+    index.add(vectors)
+    return index
+
+
+def stored_vectors(faiss_index) -> np.ndarray:
+    """All vectors of ``faiss_index``, row i for chunk i: a view of FAISS's own memory for float32
+    storage (flat or HNSW), else decoded."""
+    import faiss
+
+    flat = faiss_index
+    if isinstance(flat, faiss.IndexHNSW):
+        flat = faiss.downcast_index(flat.storage)
+    if isinstance(flat, faiss.IndexFlat) and flat.ntotal:
+        return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+    if not faiss_index.ntotal:
+        return np.zeros((0, faiss_index.d), np.float32)
+    return faiss_index.reconstruct_n(0, faiss_index.ntotal)
+
+
 def write_index(index_dir: Path, documents: Sequence[Document], chunks: Sequence[Chunk], vectors: np.ndarray,
-                manifest: dict) -> None:
+                manifest: dict, sentences: SentenceVectors | None = None) -> None:
     """Write a complete index folder: into a temporary folder beside ``index_dir``, moved into
     place only when complete, so a crash never leaves a half-written index.
 
     The keyword index is built here from all chunk texts (it takes well under a second for
-    thousands of chunks); ``vectors`` holds row i for chunk i. The manifest gets the size and
+    thousands of chunks); ``vectors`` holds row i for chunk i. The FAISS index is the one
+    ``manifest["vectors"]`` names (exact when it names none). The manifest gets the size and
     sha256 of every file, and is written last.
     """
     import faiss
 
-    faiss_index = faiss.IndexFlatIP(vectors.shape[1])  # inner product = cosine on normalised vectors
-    faiss_index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss_index = make_vector_index(vectors, manifest.get("vectors") or vector_index_settings(0))
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     temporary = index_dir.parent / f".{index_dir.name}.tmp-{os.getpid()}"
     if temporary.exists():
@@ -167,6 +299,10 @@ def write_index(index_dir: Path, documents: Sequence[Document], chunks: Sequence
     try:
         faiss.write_index(faiss_index, str(temporary / VECTORS))
         KeywordIndex.build([c.text for c in chunks]).save(temporary / KEYWORD)
+        if sentences is not None:
+            (temporary / SENTENCES).mkdir()
+            for name in ("offsets", "spans", "vectors"):
+                np.save(temporary / SENTENCES / f"{name}.npy", getattr(sentences, name), allow_pickle=False)
         pause_point("writing")
         _write_jsonl(temporary / CHUNKS, (_chunk_record(c) for c in chunks))
         _write_jsonl(temporary / DOCUMENTS, (_document_record(d) for d in documents))
@@ -182,9 +318,10 @@ def write_index(index_dir: Path, documents: Sequence[Document], chunks: Sequence
 
 
 def new_manifest(settings: IndexSettings, fingerprints: dict[str, str], skipped, documents: int, chunks: int,
-                 seconds: float, update: dict) -> dict:
-    """The manifest of an index built now."""
+                 seconds: float, update: dict, vectors: dict | None = None) -> dict:
+    """The manifest of an index built now; ``vectors`` describes its FAISS index (vector_index_settings)."""
     return {
+        "vectors": vectors or vector_index_settings(chunks),
         "docqa_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "libraries": _library_versions(),
@@ -219,7 +356,7 @@ def _load_index(index_dir: Path) -> LoadedIndex:
         documents = {r["source"]: _document_from_record(r) for r in _read_jsonl(index_dir / DOCUMENTS)}
         vectors = faiss.read_index(str(index_dir / VECTORS))
         keyword = KeywordIndex.load(index_dir / KEYWORD)
-        matrix = vectors.reconstruct_n(0, vectors.ntotal) if vectors.ntotal else np.zeros((0, vectors.d), np.float32)
+        sentences = _load_sentences(index_dir / SENTENCES, len(chunks))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, AttributeError) as error:
         raise CorruptIndex(f"the index in {str(index_dir)!r} is damaged ({error}); {REBUILD_HINT}") from error
     expected = manifest.get("counts", {}).get("chunks")
@@ -237,7 +374,21 @@ def _load_index(index_dir: Path) -> LoadedIndex:
                 f"the index in {str(index_dir)!r} has chunk {chunk.chunk_id} that does not match its document; "
                 f"{REBUILD_HINT}"
             )
-    return LoadedIndex(manifest, chunks, documents, vectors, keyword, matrix)
+    if isinstance(vectors, faiss.IndexHNSW):
+        vectors.hnsw.efSearch = int(manifest.get("vectors", {}).get("ef_search", HNSW_EF_SEARCH))
+    return LoadedIndex(manifest, chunks, documents, vectors, keyword, sentences)
+
+
+def _load_sentences(folder: Path, chunks: int) -> SentenceVectors | None:
+    """The sentence vectors, mapped from disk (only the rows questions touch are read), or None."""
+    if not folder.is_dir():
+        return None
+    offsets = np.load(folder / "offsets.npy", allow_pickle=False)
+    spans = np.load(folder / "spans.npy", allow_pickle=False)
+    vectors = np.load(folder / "vectors.npy", allow_pickle=False, mmap_mode="r")
+    if len(offsets) != chunks + 1 or not int(offsets[-1]) == len(spans) == len(vectors) or spans.shape[1:] != (2,):
+        raise ValueError(f"sentence vectors disagree with the {chunks} chunks")
+    return SentenceVectors(offsets, spans, vectors)
 
 
 def verify_files(index_dir: Path, manifest: dict) -> None:
@@ -427,7 +578,8 @@ def prepare_index_folder(index_dir: Path) -> None:
 def _refuse_foreign_folder(index_dir: Path) -> None:
     """Never replace a folder that holds something other than a docqa index."""
     if index_dir.is_dir() and not (index_dir / MANIFEST).exists():
-        foreign = [p.name for p in index_dir.iterdir() if p.name not in (VECTORS, CHUNKS, DOCUMENTS, KEYWORD, ".gitkeep")]
+        foreign = [p.name for p in index_dir.iterdir()
+                   if p.name not in (VECTORS, CHUNKS, DOCUMENTS, KEYWORD, SENTENCES, ".gitkeep")]
         if foreign:
             raise IndexNotFound(
                 f"index folder {str(index_dir)!r} holds files that are not a docqa index ({', '.join(sorted(foreign)[:3])}); "

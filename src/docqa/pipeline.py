@@ -191,7 +191,11 @@ class Pipeline:
         return results
 
     def sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit]) -> list[SentenceCandidate]:
-        """The sentences of ``hits`` with their cosine to the question (sentence vectors are cached)."""
+        """The sentences of ``hits`` with their cosine to the question.
+
+        Sentence vectors come from the index (made with the chunk's own vector at build time);
+        a sentence the index has none for (an index without them) is embedded now, once.
+        """
         with self._lock:
             index, cache = self.index, self._sentence_vectors
         return self._sentence_candidates(question_vector, hits, index, cache)
@@ -200,18 +204,32 @@ class Pipeline:
                              cache: dict) -> list[SentenceCandidate]:
         spans = candidate_spans(hits)
         documents = index.documents
-        keys = [(hit.chunk.source, start, end) for hit, start, end, *_ in spans]
-        missing = [key for key in keys if key not in cache]
+        vectors = [self._stored_sentence_vector(index, hit, start, end) for hit, start, end, *_ in spans]
+        missing = [(hit.chunk.source, start, end) for (hit, start, end, *_), vector in zip(spans, vectors)
+                   if vector is None and (hit.chunk.source, start, end) not in cache]
         if missing:
-            vectors = self.embedder.embed([documents[s].text[a:b] for s, a, b in missing])
+            embedded = self.embedder.embed([documents[s].text[a:b] for s, a, b in missing])
             with self._lock:
-                cache.update(zip(missing, vectors))
+                cache.update(zip(missing, embedded))
+        vectors = [cache[(hit.chunk.source, start, end)] if vector is None else vector
+                   for (hit, start, end, *_), vector in zip(spans, vectors)]
+        question_vector = np.asarray(question_vector, dtype=np.float32)
         return [
             SentenceCandidate(hit, start, end, documents[hit.chunk.source].text[start:end],
-                              float(np.dot(cache[key], question_vector)), position, count,
+                              float(np.dot(vector.astype(np.float32), question_vector)), position, count,
                               documents[hit.chunk.source].text[previous[0]:previous[1]] if previous else "")
-            for (hit, start, end, position, count, previous), key in zip(spans, keys)
+            for (hit, start, end, position, count, previous), vector in zip(spans, vectors)
         ]
+
+    @staticmethod
+    def _stored_sentence_vector(index: LoadedIndex, hit: Hit, start: int, end: int) -> np.ndarray | None:
+        row = index.rows.get(hit.chunk.chunk_id)
+        if index.sentences is None or row is None:
+            return None
+        chunk_spans, chunk_vectors = index.sentences.of_chunk(row)
+        relative = (start - hit.chunk.start, end - hit.chunk.start)
+        matches = np.flatnonzero((chunk_spans[:, 0] == relative[0]) & (chunk_spans[:, 1] == relative[1]))
+        return np.asarray(chunk_vectors[matches[0]]) if len(matches) else None
 
 
 def with_places(answer: Answer, documents: Mapping[str, Document]) -> Answer:

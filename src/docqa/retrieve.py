@@ -61,11 +61,11 @@ def retrieve(
             continue
         if settings.mode == "keyword":
             rows = _top(keyword_scores, k)
-            results.append(_hits(index, rows, keyword_scores[rows], index.matrix[rows] @ vector, keyword_scores[rows]))
+            results.append(_hits(index, rows, keyword_scores[rows], index.dense_scores(rows, vector), keyword_scores[rows]))
             continue
         pool = min(index.size, max(settings.candidates, k))
         candidates = np.union1d(_dense_top(index, vector, pool)[0], _top(keyword_scores, pool))
-        dense = index.matrix[candidates] @ vector
+        dense = index.dense_scores(candidates, vector)
         fused = settings.dense_weight * _min_max(dense) + (1 - settings.dense_weight) * _min_max(keyword_scores[candidates])
         order = np.argsort(-fused, kind="stable")[:k]
         rows = candidates[order]
@@ -75,9 +75,7 @@ def retrieve(
 
 def _dense_top(index: LoadedIndex, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and scores of the ``k`` nearest chunks by inner product (cosine on normalised vectors)."""
-    scores, rows = index.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), k)
-    found = rows[0] >= 0
-    return rows[0][found], scores[0][found]
+    return index.dense_search(vector, k)
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

@@ -69,3 +69,15 @@ def _append_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]
         end -= 1
     if start < end:
         spans.append((start, end))
+
+
+def passage_sentences(text: str) -> list[tuple[int, int]]:
+    """The sentences of a passage that the answer step weighs: those holding a word character.
+
+    The index stores a vector for each (``index.py``); ``answer.candidate_spans`` picks the
+    same sentences.
+    """
+    return [(a, b) for a, b in split_sentences(text) if _WORD.search(text, a, b)]
+
+
+_WORD = re.compile(r"\w")

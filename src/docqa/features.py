@@ -184,6 +184,9 @@ def weighted_share(terms: Sequence[str], present, stats: TermStatistics) -> floa
 def sentence_feature_rows(info: QuestionInfo, candidates: Sequence, stats: TermStatistics) -> np.ndarray:
     """One row of SENTENCE_FEATURES per candidate (a ``SentenceCandidate``)."""
     rows = []
+    # A passage's retrieval score relative to the best passage's: hybrid scores lie in [0, 1],
+    # dense ones are cosines and BM25's are unbounded, and one model serves all three modes.
+    best_score = max((abs(c.hit.score) for c in candidates), default=0.0) or 1.0
     for candidate in candidates:
         terms = content_terms(candidate.text)
         term_set = set(terms)
@@ -199,7 +202,7 @@ def sentence_feature_rows(info: QuestionInfo, candidates: Sequence, stats: TermS
             0.0,  # overlap gap, filled below
             (sum(1 for t in info.terms if t in term_set) / len(info.terms)) if info.terms else 0.0,
             (len(info.bigrams & bigrams) / len(info.bigrams)) if info.bigrams else 0.0,
-            candidate.hit.score,
+            candidate.hit.score / best_score,
             1.0 / candidate.hit.rank,
             candidate.position / max(candidate.count - 1, 1),
             1.0 if candidate.position == 0 else 0.0,

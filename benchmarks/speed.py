@@ -32,8 +32,6 @@ import json
 import os
 import platform
 import re
-import resource
-import shutil
 import socket
 import subprocess
 import sys

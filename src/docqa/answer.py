@@ -49,23 +49,19 @@ class AnswerPolicy:
     A second (third, …) sentence joins the best one when its probability of holding the
     answer is at least ``extra_sentence_ratio`` of the best one's and at least
     ``extra_sentence_minimum``; a question that asks for several things ("What kinds of ...",
-    "List the ...") takes up to ``list_max_sentences`` with the ``list_`` ratio and minimum. ``sentence_model`` and ``decline_model`` name JSON files in
-    ``docqa/models``; the decline model's threshold is stored with it (``decline_threshold``
-    overrides it). With
-    ``decline_when_kind_missing``, a question that asks for a date, a number or a name is
-    declined when the best sentence holds none that the question does not already contain
-    ("Where was the meeting held?" answered by a sentence that names no place).
+    "List the ...") takes up to ``list_max_sentences`` with the ``list_`` ratio and minimum.
+    ``sentence_model`` and ``decline_model`` name JSON files in ``docqa/models``; the decline
+    model's threshold is stored with it (``decline_threshold`` overrides it).
     """
 
     max_sentences: int = 2
     extra_sentence_ratio: float = 0.7
+    extra_sentence_minimum: float = 0.3
     list_max_sentences: int = 3
     list_extra_sentence_ratio: float = 0.5
     list_extra_sentence_minimum: float = 0.15
-    extra_sentence_minimum: float = 0.3
     sentence_model: str = "sentence_scorer"
     decline_model: str = "answerability"
-    decline_when_kind_missing: bool = False
     decline_threshold: float | None = None
 
 
@@ -138,19 +134,18 @@ def compose_answer(
     )
     answerable_probability = float(decline_model.probabilities(question_row[None, :])[0]) if scored else 0.0
     threshold = decline_model.threshold if policy.decline_threshold is None else policy.decline_threshold
+    unknown = _words_not_in_documents(question, stats)
     evidence = {
         "answerable_probability": round(answerable_probability, 4),
         "threshold": threshold,
         "best_sentence_probability": round(scored[0].probability, 4) if scored else 0.0,
         "best_similarity": round(best_similarity, 4),
         "coverage": round(float(question_row[2]), 4),
-        "terms_not_in_documents": _words_not_in_documents(question, stats),
+        "terms_not_in_documents": unknown,
+        "asked_kind_missing": bool(info.kind) and bool(scored) and not scored[0].type_present,
     }
-    kind_missing = bool(info.kind) and bool(scored) and not scored[0].type_present
-    evidence["asked_kind_missing"] = kind_missing
-    if (not scored or answerable_probability < threshold
-            or (policy.decline_when_kind_missing and kind_missing)):
-        return Answer(question, _decline_text(question, stats), False, (), by_evidence(hits, scored),
+    if not scored or answerable_probability < threshold:
+        return Answer(question, _decline_text(unknown), False, (), by_evidence(hits, scored),
                       extra={"short_answer": None, "evidence": evidence})
 
     several = asks_for_several(question)
@@ -216,8 +211,8 @@ def _words_not_in_documents(question: str, stats: TermStatistics) -> list[str]:
     return unknown
 
 
-def _decline_text(question: str, stats: TermStatistics) -> str:
-    unknown = _words_not_in_documents(question, stats)
+def _decline_text(unknown: Sequence[str]) -> str:
+    """The decline, naming the question's words that no document has (``unknown``)."""
     if unknown:
         listed = ", ".join(f"“{w}”" for w in unknown[:4])
         return f"The documents don't say: none of them mentions {listed}."

@@ -107,8 +107,9 @@ _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eigh
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<![.!?][\"”’)]\s)(?<!^)\b[A-Z][\w’'-]+", re.MULTILINE)
 # A place is named after a preposition of place: "in Riyadh", "at the University of Chicago".
 # "hosted by the German Foreign Office" names an organisation, not where something happened.
-_PLACE = re.compile(r"\b(?:[Ii]n|[Aa]t|[Nn]ear|[Ff]rom|[Ww]ithin|[Tt]hroughout|[Aa]cross|[Oo]utside|[Ii]nside|[Ii]nto|"
-                    r"[Tt]o|[Oo]n|[Aa]round|[Oo]ff|[Aa]long|[Bb]etween|[Nn]orth of|[Ss]outh of|[Ee]ast of|[Ww]est of)"
+PLACE_PREPOSITIONS = ("in", "at", "near", "from", "within", "throughout", "across", "outside", "inside", "into", "to",
+                      "on", "around", "off", "along", "between", "north of", "south of", "east of", "west of")
+_PLACE = re.compile(r"\b(?:" + "|".join(f"[{w[0].upper()}{w[0]}]{w[1:]}" for w in PLACE_PREPOSITIONS) + r")"
                     r"\s+(?:the\s+)?([A-Z][\w’'-]+)")
 _NOT_NAMES = frozenset("""the a an in on at it its this these that those they he she we i as by for from of to
     with and but or if when while after before during since although however also its their his her our

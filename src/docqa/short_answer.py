@@ -12,7 +12,7 @@ import re
 import string
 from collections import Counter
 
-from .features import QuestionInfo
+from .features import PLACE_PREPOSITIONS, QuestionInfo
 from .terms import content_terms
 
 _MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
@@ -33,11 +33,7 @@ _NAME = re.compile(
 _STOP_NAMES = frozenset("""the a an in on at it its this these that those they he she we i as by for from of to
     with and but or if when while after before during since although however also their his her our
     following""".split())
-_PLACE_BEFORE = re.compile(
-    r"\b(?:in|at|near|from|within|throughout|across|outside|inside|into|to|on|around|off|along|between|"
-    r"(?:north|south|east|west) of)\s+(?:the\s+)?$",
-    re.IGNORECASE,
-)
+_PLACE_BEFORE = re.compile(r"\b(?:" + "|".join(PLACE_PREPOSITIONS) + r")\s+(?:the\s+)?$", re.IGNORECASE)
 _MAX_DISTANCE = 120  # characters between the phrase and the nearest question word
 
 

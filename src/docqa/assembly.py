@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 
+from typing import Iterable
+
 from .readers import Block, Extracted
-from .repair import KnownWord, repair_pages, repair_text
+from .repair import KnownWord, ends_in_fence, repair_pages, repair_text
 from .types import Document
 
 _MARKDOWN_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_LINE = re.compile(r"^.*$", re.MULTILINE)
 MAX_HEADING_CHARS = 120
 
 
@@ -28,10 +31,35 @@ def assemble(extracted: Extracted, source: str, sha256: str, known_word: KnownWo
     text = repair_text(extracted.text, known_word)
     if extracted.kind == "markdown":
         sections = markdown_sections(text)
-        title = next((path[-1] for _, path in sections if len(path) == 1), None) or (
-            sections[0][1][-1] if sections else None)
-        return Document(source, text, sha256, extracted.title or title, sections=sections)
+        return Document(source, text, sha256, extracted.title or _markdown_title(sections), sections=sections)
     return Document(source, text, sha256, extracted.title)
+
+
+def assemble_parts(parts: Iterable[tuple[str, str]], kind: str, source: str, sha256: str,
+                   known_word: KnownWord | None = None) -> Document:
+    """The Document of a text or Markdown file read in parts (``readers.text_parts``).
+
+    Each part is repaired alone, so only one part's copies are in memory at a time; a
+    hyphenated line break is judged by its own part's spelling. A file that fits in one part
+    gives the Document ``assemble`` gives.
+    """
+    pieces: list[str] = []
+    in_fence = False
+    for part, joint in parts:
+        repaired = repair_text(part, known_word, in_fence=in_fence)
+        in_fence = ends_in_fence(repaired, in_fence)
+        pieces += (repaired, joint)
+    text = "".join(pieces)
+    del pieces
+    if kind == "markdown":
+        sections = markdown_sections(text)
+        return Document(source, text, sha256, _markdown_title(sections), sections=sections)
+    return Document(source, text, sha256)
+
+
+def _markdown_title(sections: tuple[tuple[int, tuple[str, ...]], ...]) -> str | None:
+    """The first top-level heading, or else the first heading."""
+    return next((path[-1] for _, path in sections if len(path) == 1), None) or (sections[0][1][-1] if sections else None)
 
 
 def join_blocks(blocks: tuple[Block, ...]) -> tuple[str, tuple[tuple[int, tuple[str, ...]], ...]]:
@@ -63,8 +91,8 @@ def markdown_sections(text: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
     sections: list[tuple[int, tuple[str, ...]]] = []
     stack: list[tuple[int, str]] = []
     in_fence = False
-    offset = 0
-    for line in text.split("\n"):
+    for found in _LINE.finditer(text):  # line by line, without a list of all lines
+        line, offset = found.group(), found.start()
         if _FENCE.match(line):
             in_fence = not in_fence
         elif not in_fence:
@@ -75,7 +103,6 @@ def markdown_sections(text: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
                 if name:
                     stack = [(lvl, n) for lvl, n in stack if lvl < level] + [(level, name)]
                     sections.append((offset, tuple(n for _, n in stack)))
-        offset += len(line) + 1
     return tuple(sections)
 
 

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -132,6 +133,23 @@ def _build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, chunking
                        changes=changes, incremental=previous is not None, embed_seconds=embed_seconds)
 
 
+# How many new chunks are embedded at a time (about a minute and a half of the model's work
+# here): the tokenizer's output and the float32 sentence vectors exist for one window only.
+EMBED_WINDOW = 2048
+
+
+@contextmanager
+def _progress_bar(total: int, enabled: bool):
+    """One "embedding" bar over all windows; yields what to tell it after each batch (False: no bar)."""
+    if not enabled or not total:
+        yield False
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="chunk", desc="embedding") as bar:
+        yield bar.update
+
+
 def text_key(text: str) -> str:
     """The key of a chunk's vector: the sha256 of its text (the vector depends on nothing else)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -190,18 +208,32 @@ class _Reuse:
     def vectors(self, chunks: list[Chunk], embedder: Embedder, *, progress: bool
                 ) -> tuple[np.ndarray, SentenceVectors, int]:
         """One vector per chunk, in order, and the vectors of their sentences; returns them and
-        how many texts had to be embedded. Both depend only on the chunk's text."""
+        how many texts had to be embedded. Both depend only on the chunk's text.
+
+        New texts are embedded ``EMBED_WINDOW`` at a time, their sentence vectors kept as
+        float16 from the start: memory grows with what the index will hold, not more.
+        """
         keys = [text_key(c.text) for c in chunks]
-        missing: dict[str, str] = {}
-        for key, chunk in zip(keys, chunks):
+        missing: dict[str, int] = {}  # key -> row of the first chunk with that text
+        for row, key in enumerate(keys):
             if key not in self.vector_rows and key not in missing:
-                missing[key] = chunk.text
-        texts = list(missing.values())
-        spans = [passage_sentences(text) for text in texts]
-        new_vectors, new_sentences = embed_passages(embedder, texts, spans, progress=progress) if missing else (None, [])
-        if new_vectors is not None and new_vectors.shape != (len(missing), embedder.dimension):
-            raise ValueError(f"embedder returned shape {new_vectors.shape} for {len(missing)} chunks")
-        new_rows = {key: row for row, key in enumerate(missing)}
+                missing[key] = row
+        new_rows = {key: number for number, key in enumerate(missing)}
+        new_vectors = np.zeros((len(missing), embedder.dimension), dtype=np.float32)
+        new_spans: list = [None] * len(missing)
+        new_sentences: list = [None] * len(missing)
+        rows = list(missing.values())
+        with _progress_bar(len(rows), progress) as advance:
+            for first in range(0, len(rows), EMBED_WINDOW):
+                texts = [chunks[row].text for row in rows[first : first + EMBED_WINDOW]]
+                spans = [passage_sentences(text) for text in texts]
+                vectors, sentences = embed_passages(embedder, texts, spans, progress=advance)
+                if vectors.shape != (len(texts), embedder.dimension):
+                    raise ValueError(f"embedder returned shape {vectors.shape} for {len(texts)} chunks")
+                new_vectors[first : first + len(texts)] = vectors
+                for number, (span, sentence) in enumerate(zip(spans, sentences), start=first):
+                    new_spans[number] = np.asarray(span, dtype=np.int32).reshape(-1, 2)
+                    new_sentences[number] = np.asarray(sentence, dtype=np.float16).reshape(-1, embedder.dimension)
         previous_rows = [self.vector_rows[key] for key in keys if key not in new_rows]
         previous_matrix = self.previous.vectors.reconstruct_batch(np.asarray(previous_rows, dtype=np.int64)) \
             if previous_rows else None
@@ -212,14 +244,15 @@ class _Reuse:
         for row, key in enumerate(keys):
             if key in new_rows:
                 matrix[row] = new_vectors[new_rows[key]]
-                chunk_spans.append(spans[new_rows[key]])
+                chunk_spans.append(new_spans[new_rows[key]])
                 chunk_sentences.append(new_sentences[new_rows[key]])
             else:
                 matrix[row] = previous_matrix[reused]
                 old_spans, old_vectors = self.previous.sentences.of_chunk(self.vector_rows[key])
-                chunk_spans.append([tuple(span) for span in old_spans])
+                chunk_spans.append(old_spans)
                 chunk_sentences.append(old_vectors)
                 reused += 1
+        del new_vectors, new_spans, new_sentences, previous_matrix
         return matrix, SentenceVectors.from_lists(chunk_spans, chunk_sentences, embedder.dimension), len(missing)
 
     def changes(self, files: list[CorpusFile]) -> dict[str, list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_right
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .sentences import split_sentences
 from .types import Chunk, Document
@@ -104,13 +104,15 @@ def chunk_document(document: Document, params: ChunkingParams, token_spans: Toke
     return chunks
 
 
-def _with_sections(units: list[_Unit], document: Document) -> list[_Unit]:
+def _with_sections(units: Iterable[_Unit], document: Document) -> Iterator[_Unit]:
     """The units with the index of the section each lies in, and whether it is a heading."""
     if not document.sections:
-        return units
+        yield from units
+        return
     starts = [start for start, _ in document.sections]
     heading_starts = set(starts)
-    return [replace(u, section=bisect_right(starts, u.start) - 1, heading=u.start in heading_starts) for u in units]
+    for u in units:
+        yield replace(u, section=bisect_right(starts, u.start) - 1, heading=u.start in heading_starts)
 
 
 def _overlap_tail(units: list[_Unit], budget: int, next_tokens: int, max_tokens: int) -> list[_Unit]:
@@ -124,21 +126,37 @@ def _overlap_tail(units: list[_Unit], budget: int, next_tokens: int, max_tokens:
     return tail
 
 
-def _units(text: str, max_tokens: int, token_spans: TokenSpans) -> list[_Unit]:
-    """Sentences with their token counts and paragraph numbers; over-long ones cut to fit."""
-    units: list[_Unit] = []
+def _units(text: str, max_tokens: int, token_spans: TokenSpans) -> Iterator[_Unit]:
+    """Sentences with their token counts and paragraph numbers; over-long ones cut to fit.
+
+    Made one at a time, as the chunks need them: a long document's sentences are never all
+    in memory at once.
+    """
     paragraph = 0
     previous_end = 0
-    for start, end in split_sentences(text):
+    for start, end in _sentences(text):
         if "\n\n" in text[previous_end:start]:
             paragraph += 1
         previous_end = end
         spans = token_spans(text[start:end])
         if len(spans) <= max_tokens:
-            units.append(_Unit(start, end, max(len(spans), 1), paragraph))
+            yield _Unit(start, end, max(len(spans), 1), paragraph)
             continue
-        units.extend(_cut_long_sentence(text, start, end, spans, max_tokens, paragraph))
-    return units
+        yield from _cut_long_sentence(text, start, end, spans, max_tokens, paragraph)
+
+
+_SENTENCE_WINDOW = 1 << 16
+
+
+def _sentences(text: str) -> Iterator[tuple[int, int]]:
+    """``split_sentences(text)``, split a run of whole lines at a time (a line break always
+    ends a sentence, so the spans are the same)."""
+    position = 0
+    while position < len(text):
+        stop = text.find("\n", position + _SENTENCE_WINDOW)
+        stop = len(text) if stop == -1 else stop
+        yield from split_sentences(text, position, stop)
+        position = stop + 1
 
 
 def _cut_long_sentence(

@@ -38,7 +38,8 @@ DEFAULT_MAX_FILE_MB = 50
 
 
 def max_file_bytes() -> int:
-    """``DOCQA_MAX_FILE_MB`` (default 50) in bytes: corpus files larger than this are skipped, unread."""
+    """``DOCQA_MAX_FILE_MB`` (default 50) in bytes: PDF, Word and HTML files larger than this are
+    skipped, unread (they are parsed whole, in memory; text and Markdown are read in parts)."""
     value = os.environ.get("DOCQA_MAX_FILE_MB", "")
     try:
         megabytes = float(value) if value.strip() else DEFAULT_MAX_FILE_MB

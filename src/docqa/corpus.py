@@ -8,15 +8,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .assembly import assemble
+from .assembly import assemble, assemble_parts
 from . import config
 from .errors import CorpusNotFound, EmptyCorpus
-from .readers import CONVERT_HINTS, READERS, UnreadableFile, check_content
+from .readers import CONVERT_HINTS, READERS, UnreadableFile, check_content, text_parts
 from .types import Document
 
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = tuple(READERS)
+# Read in parts from the file, by the kind of text they hold; every other format is parsed whole.
+STREAMED = {".txt": "text", ".md": "markdown", ".markdown": "markdown"}
 FORMATS_READ = ".txt, .md, .pdf, .html, .docx"
 
 
@@ -174,19 +176,43 @@ def check_not_empty(documents, skipped, corpus_dir: Path) -> None:
 def read_document(corpus_file: CorpusFile) -> tuple[Document | None, str]:
     """Read and repair one file. Returns the Document, or None and the reason it was skipped.
 
-    A file over ``DOCQA_MAX_FILE_MB`` is not read at all (the whole text of a document is
-    held in memory and stored in the index).
+    Text and Markdown files are read in parts (``readers.text_parts``): memory stays bounded
+    whatever their size. A file of another format is parsed whole, so one over
+    ``DOCQA_MAX_FILE_MB`` is not read at all.
     """
-    limit = config.max_file_bytes()
+    suffix = corpus_file.path.suffix.lower()
     size = corpus_file.size or corpus_file.path.stat().st_size
+    if suffix in STREAMED:
+        return _read_streamed(corpus_file, STREAMED[suffix])
+    limit = config.max_file_bytes()
     if size > limit:
-        return None, (f"is {size / 2**20:,.1f} MB, over the limit of {limit / 2**20:,.0f} MB a file; split it into "
-                      f"smaller files, or raise DOCQA_MAX_FILE_MB and run `docqa index --rebuild`")
+        return None, (f"is {size / 2**20:,.1f} MB, over the limit of {limit / 2**20:,.0f} MB for a {suffix or 'such'} "
+                      f"file (it is parsed whole, in memory); split it into smaller files, or raise "
+                      f"DOCQA_MAX_FILE_MB and run `docqa index --rebuild`")
     try:
         data = corpus_file.path.read_bytes()
     except OSError as error:
         return None, f"could not be read ({error.strerror or error}); check its permissions"
     return read_bytes(data, corpus_file.source, corpus_file.sha256)
+
+
+def _read_streamed(corpus_file: CorpusFile, kind: str) -> tuple[Document | None, str]:
+    try:
+        with open(corpus_file.path, "rb") as handle:
+            head = handle.read(1 << 16)
+            check_content(head, corpus_file.path.suffix.lower())
+            handle.seek(0)
+            document = assemble_parts(text_parts(handle), kind, corpus_file.source, corpus_file.sha256, known_word)
+    except OSError as error:
+        return None, f"could not be read ({error.strerror or error}); check its permissions"
+    except UnreadableFile as error:
+        return None, str(error)
+    except Exception as error:  # as in read_bytes: one strange file must not stop the whole build
+        logger.debug("reading %s failed", corpus_file.source, exc_info=True)
+        return None, f"could not be read ({type(error).__name__}: {error}); check that it opens, and save it again"
+    if not document.text.strip():
+        return None, "the file is empty" if not head.strip() else "no text found in it"
+    return document, ""
 
 
 def read_bytes(data: bytes, source: str, sha256: str = "") -> tuple[Document | None, str]:

@@ -14,7 +14,7 @@ import threading
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -39,8 +39,10 @@ class Embedder(Protocol):
 
 
 def embed_passages(embedder, texts: Sequence[str], sentence_spans: Sequence[Sequence[tuple[int, int]]], *,
-                   progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+                   progress: bool | Callable[[int], object] = False) -> tuple[np.ndarray, list[np.ndarray]]:
     """Vectors of ``texts`` and of the sentences at ``sentence_spans`` (character spans into each text).
+
+    ``progress``: True for a progress bar, or a callable told how many texts each step embedded.
 
     Uses the embedder's one-pass ``embed_passages`` when it has one; otherwise (test fakes)
     embeds each sentence on its own.
@@ -50,7 +52,9 @@ def embed_passages(embedder, texts: Sequence[str], sentence_spans: Sequence[Sequ
     """
     if hasattr(embedder, "embed_passages"):
         return embedder.embed_passages(texts, sentence_spans, progress=progress)
-    vectors = embedder.embed(list(texts), progress=progress)
+    vectors = embedder.embed(list(texts), progress=progress is True)
+    if callable(progress):
+        progress(len(texts))
     sentences = [text[a:b] for text, spans in zip(texts, sentence_spans) for a, b in spans]
     flat = embedder.embed(sentences) if sentences else np.zeros((0, embedder.dimension), np.float32)
     bounds = np.cumsum([0, *(len(spans) for spans in sentence_spans)])
@@ -152,7 +156,7 @@ class MiniLMEmbedder:
         return self.embed_passages(texts, None, progress=progress)[0]
 
     def embed_passages(self, texts: Sequence[str], sentence_spans: Sequence[Sequence[tuple[int, int]]] | None, *,
-                       progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+                       progress: bool | Callable[[int], object] = False) -> tuple[np.ndarray, list[np.ndarray]]:
         """Vectors of ``texts`` and, with ``sentence_spans``, of those sentences of each, in one pass.
 
         A text's vector is what ``SentenceTransformer.encode`` gives (the mean of its token
@@ -227,7 +231,14 @@ def _span_vectors(tokens: np.ndarray, encoding, spans: Sequence[tuple[int, int]]
     return result
 
 
-def _progress(batches, enabled: bool, total: int):
+def _progress(batches, enabled, total: int):
+    """``batches``, with a progress bar when ``enabled`` is True; a callable ``enabled`` is told
+    how many texts each batch held instead (a caller that embeds in parts keeps one bar)."""
+    if callable(enabled):
+        for batch in batches:
+            yield batch
+            enabled(len(batch))
+        return
     if not enabled:
         yield from batches
         return

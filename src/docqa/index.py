@@ -110,9 +110,13 @@ class SentenceVectors:
     def from_lists(cls, spans: Sequence[Sequence[tuple[int, int]]], vectors: Sequence[np.ndarray], dimension: int
                    ) -> "SentenceVectors":
         offsets = np.cumsum([0, *(len(s) for s in spans)]).astype(np.int64)
-        flat_spans = np.array([span for chunk in spans for span in chunk], dtype=np.int32).reshape(-1, 2)
-        matrix = np.vstack([np.asarray(v, dtype=np.float16).reshape(-1, dimension) for v in vectors]) if len(vectors) \
-            else np.zeros((0, dimension), np.float16)
+        flat_spans = np.zeros((int(offsets[-1]), 2), dtype=np.int32)
+        matrix = np.zeros((int(offsets[-1]), dimension), dtype=np.float16)
+        for row, (chunk_spans, chunk_vectors) in enumerate(zip(spans, vectors)):  # filled in place: no second copy
+            first, last = int(offsets[row]), int(offsets[row + 1])
+            if last > first:
+                flat_spans[first:last] = np.asarray(chunk_spans, dtype=np.int32).reshape(-1, 2)
+                matrix[first:last] = np.asarray(chunk_vectors, dtype=np.float16).reshape(-1, dimension)
         return cls(offsets, flat_spans, matrix)
 
     def of_chunk(self, row: int) -> tuple[np.ndarray, np.ndarray]:
@@ -501,9 +505,29 @@ def _document_from_record(record: dict) -> Document:
 def _write_jsonl(path: Path, records) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            text = record.get("text")
+            if isinstance(text, str) and len(text) > _TEXT_PIECE:
+                _write_long_text_record(handle, record)
+            else:
+                handle.write(json.dumps(record, ensure_ascii=False))
+            handle.write("\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+_TEXT_PIECE = 1 << 20
+
+
+def _write_long_text_record(handle, record: dict) -> None:
+    """Write a record whose "text" is long (a large document) a piece of the text at a time,
+    never holding a second copy of it: the line is what json.dumps would write."""
+    head = json.dumps({**record, "text": ""}, ensure_ascii=False)
+    before, after = head.split('"text": ""', 1)
+    handle.write(before + '"text": "')
+    text = record["text"]
+    for start in range(0, len(text), _TEXT_PIECE):  # JSON escapes each character alone, so pieces escape alike
+        handle.write(json.dumps(text[start : start + _TEXT_PIECE], ensure_ascii=False)[1:-1])
+    handle.write('"' + after)
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from array import array
 from pathlib import Path
 from typing import Sequence
 
@@ -31,7 +32,13 @@ class KeywordIndex:
 
         _quiet_bm25s()
         model = bm25s.BM25(k1=BM25_PARAMETERS["k1"], b=BM25_PARAMETERS["b"], method=BM25_PARAMETERS["method"])
-        model.index([content_terms(text) for text in texts], show_progress=False)
+        # Terms become ids here, numbered in order of first use: a chunk's terms are then an
+        # array of 4-byte ints, not a list of strings (a large corpus builds in a fraction of the
+        # memory), and the same chunks always give the same vocabulary file.
+        vocabulary: dict[str, int] = {}
+        ids = [array("i", [vocabulary.setdefault(term, len(vocabulary)) for term in content_terms(text)])
+               for text in texts]
+        model.index((ids, vocabulary), show_progress=False)
         return cls(model)
 
     def save(self, folder: Path) -> None:

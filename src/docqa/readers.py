@@ -4,7 +4,8 @@ A reader takes a file's bytes and returns an ``Extracted``: what the file says, 
 repairs and offsets of ``assembly``. A file that cannot be read raises ``UnreadableFile``
 with the reason and the fix. The libraries load inside the readers that need them.
 
-- .txt and .md: UTF-8 text (Markdown headings are found later, in the repaired text);
+- .txt and .md: UTF-8 text (Markdown headings are found later, in the repaired text), read
+  from the file in parts (``text_parts``) so that a file of any size is never held whole;
 - .pdf (pypdf, BSD): each page's lines, with a blank line where the vertical gap between
   two lines says a paragraph ended; the title from the PDF's metadata;
 - .html and .htm (Beautiful Soup): the main text without scripts, styles, navigation,
@@ -15,14 +16,16 @@ with the reason and the fix. The libraries load inside the readers that need the
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import re
 import statistics
 from dataclasses import dataclass
-from typing import Callable
+from typing import BinaryIO, Callable, Iterator
 
 from .errors import DocqaError
+from .repair import open_list_item
 
 logger = logging.getLogger(__name__)
 
@@ -127,13 +130,92 @@ def read_markdown(data: bytes) -> Extracted:
     return Extracted("markdown", text=_decode_utf8(data))
 
 
+# A text file is read in blocks and handed on in parts of about this size, each cut where a
+# paragraph ends: reading and repairing a file then holds one part at a time, whatever the
+# file's size (a 200 MB log needs no more memory to read than a 4 MB one).
+PART_CHARS = 4 << 20
+_READ_BLOCK = 1 << 20
+_TRAILING_BLANKS = re.compile(r"[ \t]+\n")
+
+
+def text_parts(handle: BinaryIO, part_chars: int = PART_CHARS) -> Iterator[tuple[str, str]]:
+    """A UTF-8 text file's text in parts, each with the joint that follows it.
+
+    Parts are cut at a blank line (the joint is a paragraph break, "\n\n"), or, in a run of
+    ``2 * part_chars`` without one, at a line break ("\n"), a space (" "), or anywhere
+    (""). ``"".join(part + joint ...)`` is the file's text with line ends made "\n", spaces
+    at line ends dropped and runs of blank lines made one; each part is as ``repair_text``
+    would see it in the whole text, so a file that fits in one part reads exactly as
+    ``read_text`` reads it.
+
+    Raises:
+        UnreadableFile: the file is not UTF-8, or holds NUL bytes (checked in every block).
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    buffer = ""
+    offset = 0  # bytes read so far
+    while True:
+        block = handle.read(_READ_BLOCK)
+        pending = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(block, final=not block)
+        except UnicodeDecodeError as error:  # its position counts from after the byte-order mark
+            at = offset - pending + error.start + (len(codecs.BOM_UTF8) if offset == 0 and block.startswith(codecs.BOM_UTF8) else 0)
+            handle.seek(at)
+            raise UnreadableFile(f"not UTF-8 text (byte {at}: {handle.read(1)!r}); save it as UTF-8 to include it") from None
+        offset += len(block)
+        if "\x00" in text:
+            raise UnreadableFile("holds NUL bytes, so it is not a text file; remove it or convert it to text")
+        buffer += text
+        if block:  # keep what a later block may change: a "\r" before "\n", spaces before a line end
+            keep = len(buffer) - len(buffer.rstrip(" \t\r"))
+            buffer, carry = (buffer[:-keep], buffer[-keep:]) if keep else (buffer, "")
+        else:
+            carry = ""
+        buffer = _TRAILING_BLANKS.sub("\n", buffer.replace("\r\n", "\n").replace("\r", "\n"))
+        while len(buffer) >= part_chars:
+            cut = _cut(buffer, part_chars)
+            if cut is None:
+                break
+            start, end, joint = cut
+            yield buffer[:start], joint
+            buffer = buffer[end:]
+        buffer += carry
+        if not block:
+            yield buffer, ""
+            return
+
+
+def _cut(buffer: str, part_chars: int) -> tuple[int, int, str] | None:
+    """Where to end a part in ``buffer``: the part's end, where the next one starts, and the joint."""
+    at = buffer.rfind("\n\n")
+    while at > 0:
+        start, end = at, at + 2
+        while start > 0 and buffer[start - 1] == "\n":
+            start -= 1
+        while end < len(buffer) and buffer[end] == "\n":
+            end += 1
+        # At the buffer's end the blank lines may go on in the next block; after an unfinished
+        # list item the repairs may drop the blank line, which they can only do in one part.
+        if start > 0 and end < len(buffer) and not open_list_item(buffer[buffer.rfind("\n", 0, start) + 1 : start]):
+            return start, end, "\n\n"
+        at = buffer.rfind("\n\n", 0, start)
+    if len(buffer) < 2 * part_chars:
+        return None
+    for joint in ("\n", " "):
+        at = buffer.rfind(joint, 0, part_chars)
+        at = at if at > 0 else buffer.find(joint, part_chars)
+        if at > 0:
+            return at, at + 1, joint
+    return part_chars, part_chars, ""
+
+
 def _decode_utf8(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UnreadableFile(
-            f"not UTF-8 text (byte {error.start}: {data[error.start:error.start + 1]!r}); save it as UTF-8 to include it"
-        ) from None
+    except UnicodeDecodeError as error:  # its position counts from after the byte-order mark
+        at = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        raise UnreadableFile(f"not UTF-8 text (byte {at}: {data[at:at + 1]!r}); save it as UTF-8 to include it") from None
     if "\x00" in text:
         raise UnreadableFile("holds NUL bytes, so it is not a text file; remove it or convert it to text")
     return text

@@ -24,7 +24,8 @@ from typing import Callable, Sequence
 
 # Part of the index settings: changing any repair changes what offsets mean.
 # 2: PDF pages (running headers and footers, paragraph ends, pages joined).
-REPAIR_VERSION = 2
+# 3: text and Markdown over 4 MB repaired a part at a time (readers.text_parts).
+REPAIR_VERSION = 3
 
 KnownWord = Callable[[str], bool]
 
@@ -35,13 +36,15 @@ _HYPHEN_BREAK = re.compile(rf"({_LETTERS}+)-[ \t]*\n[ \t]*({_LETTERS}+)")
 _FOOTNOTE = re.compile(r"(?P<before>[\w)\]])(?P<punct>[.,;:!?][\"”’')\]]?)(?P<number>\d{1,3})(?=\s|[A-Z]|$)")
 _LIST_ITEM = re.compile(r"^\s*(?:[•·▪◦●○■□►‣⁃*+-]\s|\d{1,3}[.)]\s|[a-zA-Z][.)]\s|#{1,6}\s|\|)")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_FENCE_LINE = re.compile(r"^[^\S\n]*(?:```|~~~)", re.MULTILINE)
 
 
 def _no_words(_: str) -> bool:
     return False
 
 
-def repair_text(raw: str, known_word: KnownWord | None = None, evidence: str | None = None) -> str:
+def repair_text(raw: str, known_word: KnownWord | None = None, evidence: str | None = None, *,
+                in_fence: bool = False) -> str:
     """Return ``raw`` with extraction damage repaired.
 
     Args:
@@ -51,6 +54,7 @@ def repair_text(raw: str, known_word: KnownWord | None = None, evidence: str | N
             document itself gives no evidence. Without it only the document's evidence counts.
         evidence: the whole document, when ``raw`` is a part of it (a page), so that the
             words of the other parts count as evidence too.
+        in_fence: ``raw`` is a part of a text that starts inside a fenced code block.
 
     Returns:
         The repaired text.
@@ -59,8 +63,13 @@ def repair_text(raw: str, known_word: KnownWord | None = None, evidence: str | N
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = join_hyphenated_words(text, known_word or _no_words, evidence)
     text = remove_footnote_numbers(text)
-    text = join_broken_lines(text)
+    text = join_broken_lines(text, in_fence=in_fence)
     return text
+
+
+def ends_in_fence(text: str, in_fence: bool = False) -> bool:
+    """Whether a fenced code block is still open at the end of ``text`` (which starts in one if ``in_fence``)."""
+    return in_fence != (len(_FENCE_LINE.findall(text)) % 2 == 1)
 
 
 def join_hyphenated_words(text: str, known_word: KnownWord, evidence: str | None = None) -> str:
@@ -128,16 +137,18 @@ def _is_word_end(text: str, index: int) -> bool:
     return index >= 1 and text[index - 1].isalpha() and char.isalpha()
 
 
-def join_broken_lines(text: str) -> str:
-    """Join lines broken mid-sentence; keep paragraph breaks and structural line breaks."""
+def join_broken_lines(text: str, *, in_fence: bool = False) -> str:
+    """Join lines broken mid-sentence; keep paragraph breaks and structural line breaks.
+
+    ``in_fence``: the text starts inside a fenced code block (it is a part of a longer text).
+    """
     text = re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", text)
     lines = _drop_blank_lines_inside_list_items(text.split("\n"))
     out: list[str] = []
-    in_fence = False
     for i, line in enumerate(lines):
         if i == 0:
             out.append(line)
-            in_fence = bool(_FENCE.match(line))
+            in_fence = in_fence != bool(_FENCE.match(line))
             continue
         previous = lines[i - 1]
         keep_break = (
@@ -159,6 +170,11 @@ def join_broken_lines(text: str) -> str:
     return "".join(out)
 
 
+def open_list_item(line: str) -> bool:
+    """A list item that does not end a sentence: a blank line after it may be dropped (below)."""
+    return _LIST_ITEM.match(line) is not None and not line.rstrip().endswith((".", "!", "?", ":", ";"))
+
+
 def _drop_blank_lines_inside_list_items(lines: list[str]) -> list[str]:
     """Remove a blank line that splits one list item in two.
 
@@ -171,8 +187,7 @@ def _drop_blank_lines_inside_list_items(lines: list[str]) -> list[str]:
         if (
             not line.strip()
             and 0 < i < len(lines) - 2
-            and _LIST_ITEM.match(lines[i - 1]) is not None
-            and not lines[i - 1].rstrip().endswith((".", "!", "?", ":", ";"))
+            and open_list_item(lines[i - 1])
             and lines[i + 1].strip()
             and _LIST_ITEM.match(lines[i + 1]) is None
             and _LIST_ITEM.match(lines[i + 2]) is not None

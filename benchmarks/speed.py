@@ -16,7 +16,10 @@ Sections (each writes its figures into benchmarks/results/speed.json, beside the
   renormalised; BM25 built over all copies' texts. Questions: SQuAD questions of the articles.
 - faiss: FAISS search alone over 1M vectors made the same way from the real chunk and
   sentence vectors; the index docqa chooses at that size (HNSW) against exact search:
-  latency a query and recall@10; float16 and 8-bit storage at 100k likewise.
+  latency a query and recall@10 of 300 SQuAD questions, at docqa's search depth and a sweep
+  of others; also recall@10 of 1,000 other SQuAD questions, a check that the settings fit
+  more than the 300; float16 and 8-bit storage at 100k likewise. (benchmarks/hnsw_sweep.py
+  compares HNSW build settings on the same vectors.)
 - memory: peak RSS of a process that loads the 100k index and answers one question, and of
   a process that builds the SQuAD index (`docqa index --rebuild`).
 - startup: `docqa --help`; `python app.py` until its first answer over HTTP, with a fresh index.
@@ -252,6 +255,22 @@ def section_query(work: Path) -> dict:
 
 # --- FAISS alone -------------------------------------------------------------------------------
 
+def faiss_vectors(real) -> tuple[np.ndarray, np.ndarray]:
+    """The faiss section's vectors: 100k and 1M noisy copies (see module doc) of the real
+    index's chunk and sentence vectors, always the same ones (seeded)."""
+    base = np.vstack([real.matrix, np.asarray(real.sentences.vectors, np.float32)])
+    rng = np.random.default_rng(2)
+    hundred_k = perturbed(base[rng.integers(0, len(base), 100_000)], rng)
+    million = np.empty((1_000_000, base.shape[1]), dtype=np.float32)
+    for start in range(0, len(million), 100_000):
+        million[start : start + 100_000] = perturbed(base[rng.integers(0, len(base), 100_000)], rng)
+    return hundred_k, million
+
+
+def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
+    return round(float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])), 4)
+
+
 def section_faiss(work: Path) -> dict:
     import faiss
 
@@ -259,10 +278,13 @@ def section_faiss(work: Path) -> dict:
     from docqa.index import load_index, make_vector_index, vector_index_settings
 
     real = load_index(work / "index")
-    base = np.vstack([real.matrix, np.asarray(real.sentences.vectors, np.float32)])
-    query_vectors = MiniLMEmbedder().embed(questions(300))
-    result = {"base_vectors": {"chunks": real.size, "sentences": len(real.sentences.vectors)}, "queries": len(query_vectors)}
-    rng = np.random.default_rng(2)
+    embedder = MiniLMEmbedder()
+    query_vectors = embedder.embed(questions(300))
+    # A second, separate check that the HNSW settings were not tuned to the 300 questions above:
+    # recall@10 of 1,000 other SQuAD questions of the same articles (not timed).
+    other_vectors = embedder.embed(questions()[300:1300])
+    result = {"base_vectors": {"chunks": real.size, "sentences": len(real.sentences.vectors)}, "queries": len(query_vectors),
+              "other_queries": len(other_vectors)}
 
     def measure(vectors, settings, label, sweep=()):
         exact = faiss.IndexFlatIP(vectors.shape[1])
@@ -272,6 +294,7 @@ def section_faiss(work: Path) -> dict:
             exact.search(q[None, :], 10)
         exact_ms = (time.perf_counter() - started) / 100 * 1000
         _, truth = exact.search(query_vectors, 10)
+        _, other_truth = exact.search(other_vectors, 10) if sweep else (None, None)
         del exact
         started = time.perf_counter()
         index = make_vector_index(vectors, settings)
@@ -283,44 +306,58 @@ def section_faiss(work: Path) -> dict:
             index.search(q[None, :], 10)
             latencies.append(time.perf_counter() - started)
         _, found = index.search(query_vectors, 10)
-        recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]))
-        entry = {"settings": settings, "build_seconds": round(built, 1), "recall_at_10": round(recall, 4),
+        entry = {"settings": settings, "build_seconds": round(built, 1), "recall_at_10": recall_at_10(found, truth),
                  **percentiles(latencies), "exact_flat_mean_ms": round(exact_ms, 2)}
+        if sweep:
+            entry["recall_at_10_other_questions"] = recall_at_10(index.search(other_vectors, 10)[1], other_truth)
+            entry["index_mib"] = round(faiss.serialize_index(index).nbytes / 2**20)
         for ef in sweep:  # the HNSW search depth: recall against speed
             index.hnsw.efSearch = ef
-            started = time.perf_counter()
+            times = []
             for q in query_vectors:
+                started = time.perf_counter()
                 index.search(q[None, :], 10)
-            _, found = index.search(query_vectors, 10)
+                times.append(time.perf_counter() - started)
             entry.setdefault("ef_search_sweep", {})[ef] = {
-                "mean_ms": round((time.perf_counter() - started) / len(query_vectors) * 1000, 3),
-                "recall_at_10": round(float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])), 4)}
+                "mean_ms": round(float(np.mean(times)) * 1000, 3), **percentiles(times),
+                "recall_at_10": recall_at_10(index.search(query_vectors, 10)[1], truth),
+                "recall_at_10_other_questions": recall_at_10(index.search(other_vectors, 10)[1], other_truth)}
         print(label, entry, flush=True)
         return entry
 
-    hundred_k = perturbed(base[rng.integers(0, len(base), 100_000)], rng)
+    hundred_k, million = faiss_vectors(real)
     for storage in ("float32", "float16", "sq8"):
         result[f"100k_flat_{storage}"] = measure(hundred_k, vector_index_settings(100_000, storage, exact_limit=10**9),
                                                  f"100k flat {storage}")
     del hundred_k
-    million = np.empty((1_000_000, base.shape[1]), dtype=np.float32)
-    for start in range(0, len(million), 100_000):
-        million[start : start + 100_000] = perturbed(base[rng.integers(0, len(base), 100_000)], rng)
     settings = vector_index_settings(len(million))
-    result["1M_" + settings["index"]] = measure(million, settings, "1M chosen", sweep=(32, 64, 128, 256))
+    result["1M_" + settings["index"]] = measure(million, settings, "1M chosen", sweep=(256, 512, 768, 1024, 1536))
     return result
 
 
 # --- memory, start-up, batch --------------------------------------------------------------------
 
+# Starts the measured command and reports its wall seconds and ru_maxrss (KiB). Run as a fresh,
+# small process: a child's ru_maxrss is at least the high-water RSS of the process that spawned
+# it (Linux carries the spawner's into the child's exec), so spawned from this benchmark after
+# the faiss section every child showed this process's 8.6 GiB.
+_MEASURE_CHILD = (
+    "import os, subprocess, sys, time\n"
+    "started = time.perf_counter()\n"
+    "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "print(time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def child_peak_rss(command: list[str], env=None) -> tuple[float, float]:
     """Run ``command``; return its wall seconds and its peak RSS in MiB."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env={**os.environ, "DOCQA_NO_PROGRESS": "1", **(env or {})},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, _, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    return seconds, usage.ru_maxrss / 1024
+    done = subprocess.run([sys.executable, "-c", _MEASURE_CHILD, *command], capture_output=True, text=True, check=True,
+                          env={**os.environ, "DOCQA_NO_PROGRESS": "1", **(env or {})})
+    seconds, max_rss_kib, exit_code = done.stdout.split()
+    if int(exit_code):
+        raise SystemExit(f"{command} exited with {exit_code}")
+    return float(seconds), int(max_rss_kib) / 1024
 
 
 def section_memory(work: Path) -> dict:

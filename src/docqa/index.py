@@ -66,14 +66,19 @@ KEYWORD = "bm25"
 SENTENCES = "sentences"
 STORAGES = ("float32", "float16", "sq8")
 # Up to this many chunks a flat scan is exact and fast enough (a few ms a question on one
-# thread); above it, HNSW. Its build (about 30 s for 200k vectors, 5 min for 1M here) is small
-# next to embedding that many chunks. Search depth by measurement (benchmarks/speed.py, 1M
-# vectors): efSearch 128 gave recall@10 0.83 in 0.8 ms a query, 256 gave 0.89 in 1.4 ms; a
-# question's embedding alone takes 11 ms, so the deeper search costs nothing that shows.
+# thread); above it, HNSW. Its parameters by measurement (benchmarks/hnsw_sweep.py, results in
+# benchmarks/results/hnsw_sweep.json): 1M vectors, ~170 noisy copies of each real one, recall@10
+# against exact search of speed.py's 300 SQuAD questions / of 1,000 others. M 32 with
+# efConstruction 80 reached 0.958 / 0.939 at efSearch 1024 (0.962 / 0.955 at 1536), M 48 less;
+# efConstruction 128 at efSearch 1024: 0.970 / 0.959, p95 2.1 ms a query; efConstruction 200
+# gets there at efSearch 512 (1.1 ms) but builds slower, and a build is paid on every update
+# (the graph is rebuilt from all vectors). CPU seconds to build, efConstruction 80 / 128 / 200:
+# 26 / 42 / 72 for 200k vectors, 152 / 231 / 406 for 1M (2 shared cores, load average 2.2-4.6).
+# A question's embedding alone takes about 10 ms, so the deeper search does not show.
 EXACT_SEARCH_LIMIT = 50_000
 HNSW_NEIGHBOURS = 32
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 256
+HNSW_EF_CONSTRUCTION = 128
+HNSW_EF_SEARCH = 1024
 REBUILD_HINT = "run `docqa index --rebuild`"
 
 _WRITING: set[str] = set()  # the temporary folders this process is writing now: never leftovers

@@ -67,7 +67,11 @@ def test_the_index_type_is_recorded_in_the_manifest_and_reloads(small_corpus, tm
 
     loaded = load_index(approximate_dir)
     assert isinstance(loaded.vectors, faiss.IndexHNSW)
-    assert loaded.vectors.hnsw.efSearch == manifest["vectors"]["ef_search"]
+    assert loaded.vectors.hnsw.efSearch == manifest["vectors"]["ef_search"] == index_module.HNSW_EF_SEARCH
+    # An index built when docqa searched less deep searches as deep as a new one
+    manifest["vectors"]["ef_search"] = 256
+    (approximate_dir / "manifest.json").write_text(json.dumps(manifest))
+    assert load_index(approximate_dir).vectors.hnsw.efSearch == index_module.HNSW_EF_SEARCH
     exact = Pipeline(small_corpus, exact_dir, embedder=embedder, chunking=CHUNKING)
     approximate = Pipeline(small_corpus, approximate_dir, embedder=embedder, chunking=CHUNKING)
     for query in ("expert meetings hosted", "film release planned", "report recommends actions"):

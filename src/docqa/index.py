@@ -383,8 +383,8 @@ def _load_index(index_dir: Path) -> LoadedIndex:
                 f"the index in {str(index_dir)!r} has chunk {chunk.chunk_id} that does not match its document; "
                 f"{REBUILD_HINT}"
             )
-    if isinstance(vectors, faiss.IndexHNSW):
-        vectors.hnsw.efSearch = int(manifest.get("vectors", {}).get("ef_search", HNSW_EF_SEARCH))
+    if isinstance(vectors, faiss.IndexHNSW):  # search depth is not part of the graph: an older index searches as deep as a new one
+        vectors.hnsw.efSearch = max(int(manifest.get("vectors", {}).get("ef_search", HNSW_EF_SEARCH)), HNSW_EF_SEARCH)
     return LoadedIndex(manifest, chunks, documents, vectors, keyword, sentences)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from docqa.features import expected_type, question_info
+from docqa.features import _type_matches, expected_type, question_info
 from docqa.short_answer import exact_match, f1_score, find_short_answer
 
 SENTENCE = ("In 2010, the working group organized two expert meetings to discuss countering terrorist activities "
@@ -31,6 +31,21 @@ def test_expected_types():
     assert expected_type("In what year was it founded?") == "date"
     assert expected_type("What is the second film called?") == "name"
     assert expected_type("Why did it start?") is None
+
+
+def test_a_place_is_named_after_a_preposition_of_place_and_is_not_a_month_or_a_names_topic():
+    assert expected_type("In which city was the conference held?") == expected_type("Where was it held?") == "place"
+    assert expected_type("Which city has the most people?") == "name"  # a city's name, not where something is
+    question = question_info("In which city was the 2011 conference held?")
+    unodc = "UNODC organized an Expert Group on Cybercrime conference in January 2011."
+    riyadh = "The talks expanded in 2011, with a conference in Riyadh, Saudi Arabia."
+    assert find_short_answer(question, unodc) is None
+    assert find_short_answer(question, riyadh) == "Riyadh"
+    signed = question_info("In which city was the convention signed?")
+    assert find_short_answer(signed, "The Convention on Cybercrime was signed in Budapest in 2001.") == "Budapest"
+    assert find_short_answer(signed, "The Convention on Cybercrime was signed in 2001.") is None
+    # In the answer's features: the UNODC sentence holds no place, the Riyadh one does
+    assert _type_matches("place", unodc, set()) == [] and _type_matches("place", riyadh, set()) == ["Riyadh"]
 
 
 def test_exact_match_and_f1_by_hand():

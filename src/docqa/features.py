@@ -111,6 +111,20 @@ PLACE_PREPOSITIONS = ("in", "at", "near", "from", "within", "throughout", "acros
                       "on", "around", "off", "along", "between", "north of", "south of", "east of", "west of")
 _PLACE = re.compile(r"\b(?:" + "|".join(f"[{w[0].upper()}{w[0]}]{w[1:]}" for w in PLACE_PREPOSITIONS) + r")"
                     r"\s+(?:the\s+)?([A-Z][\w’'-]+)")
+# "on" after a capitalised word is part of a name ("Expert Group on Cybercrime", "Convention on
+# the Rights of the Child"): what follows is a topic, not a place.
+_NAME_BEFORE = re.compile(r"[A-Z][\w’'-]*\s+$")
+
+
+def names_a_place(sentence: str, preposition_start: int, preposition: str) -> bool:
+    """Whether the preposition at ``preposition_start`` introduces a place, not a name's topic."""
+    return preposition.lower() != "on" or not _NAME_BEFORE.search(sentence, 0, preposition_start)
+
+
+def _place_names(sentence: str) -> list[str]:
+    return [m.group(1) for m in _PLACE.finditer(sentence) if names_a_place(sentence, m.start(), m.group().split()[0])]
+
+
 _NOT_NAMES = frozenset("""the a an in on at it its this these that those they he she we i as by for from of to
     with and but or if when while after before during since although however also its their his her our
     january february march april may june july august september october november december""".split())
@@ -124,7 +138,7 @@ def expected_type(question: str) -> str | None:
         return "number"
     if re.search(r"\bwhen\b|\b(?:what|which) (?:year|date|month|day|time|century|decade|period)\b|\bin what year\b", q):
         return "date"
-    if re.search(r"\bwhere\b|\bin what (?:place|city|country|region|town)\b", q):
+    if re.search(r"\bwhere\b|\b(?:in|at) (?:what|which) (?:place|city|country|region|town|location|venue)\b", q):
         return "place"
     if re.search(r"\bwho\b|\bwhom\b|\bwhose\b|\b(?:what|which) (?:company|organi[sz]ation|country|city|"
                  r"person|agency|team|group|university|state|place|name)\b|\b(?:called|named|titled|entitled)\b|"
@@ -150,8 +164,9 @@ def asks_for_several(question: str) -> bool:
 def _type_matches(kind: str | None, sentence: str, question_words: set[str]) -> list[str]:
     if kind is None:
         return []
-    pattern = {"number": _NUMBER, "date": _YEAR_OR_DATE, "name": _CAPITALISED, "place": _PLACE}[kind]
-    return [m for m in pattern.findall(sentence)
+    found = _place_names(sentence) if kind == "place" else \
+        {"number": _NUMBER, "date": _YEAR_OR_DATE, "name": _CAPITALISED}[kind].findall(sentence)
+    return [m for m in found
             if m.lower() not in question_words and not (kind in ("name", "place") and m.lower() in _NOT_NAMES)]
 
 

@@ -12,7 +12,7 @@ import re
 import string
 from collections import Counter
 
-from .features import PLACE_PREPOSITIONS, QuestionInfo
+from .features import PLACE_PREPOSITIONS, QuestionInfo, names_a_place
 from .terms import content_terms
 
 _MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
@@ -34,6 +34,7 @@ _STOP_NAMES = frozenset("""the a an in on at it its this these that those they h
     with and but or if when while after before during since although however also their his her our
     following""".split())
 _PLACE_BEFORE = re.compile(r"\b(?:" + "|".join(PLACE_PREPOSITIONS) + r")\s+(?:the\s+)?$", re.IGNORECASE)
+_TIME = re.compile(rf"{_MONTHS}\b|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 _MAX_DISTANCE = 120  # characters between the phrase and the nearest question word
 
 
@@ -52,8 +53,8 @@ def find_short_answer(info: QuestionInfo, sentence: str) -> str | None:
             continue
         if info.kind == "name" and match.start() == 0 and len(phrase.split()) == 1:
             continue  # a single capitalised word opening the sentence is usually not a name
-        if info.kind == "place" and not _PLACE_BEFORE.search(sentence, 0, match.start()):
-            continue  # a place follows "in", "at", "near" ...: "hosted by X" names who, not where
+        if info.kind == "place" and not _after_place_preposition(sentence, match.start(), phrase):
+            continue  # a place follows "in", "at", "near" ...: "hosted by X" names who, "in January" when
         distance = min(_gap(match.span(), anchor) for anchor in anchors)
         key = (distance, match.start(), phrase)
         if best is None or key < best:
@@ -61,6 +62,12 @@ def find_short_answer(info: QuestionInfo, sentence: str) -> str | None:
     if best is None or best[0] > _MAX_DISTANCE:
         return None
     return best[2]
+
+
+def _after_place_preposition(sentence: str, start: int, phrase: str) -> bool:
+    before = _PLACE_BEFORE.search(sentence, 0, start)
+    return (before is not None and not _TIME.match(phrase)
+            and names_a_place(sentence, before.start(), before.group().split()[0]))
 
 
 def _anchor_positions(info: QuestionInfo, sentence: str) -> list[tuple[int, int]]:

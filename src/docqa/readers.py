@@ -30,6 +30,7 @@ from .repair import open_list_item
 logger = logging.getLogger(__name__)
 
 MAX_TITLE_CHARS = 200
+_NUL_BYTES = "holds NUL bytes, so it is not a text file; remove it or convert it to text"
 
 
 class UnreadableFile(DocqaError):
@@ -105,7 +106,7 @@ def check_content(data: bytes, suffix: str) -> None:
             raise UnreadableFile(f"its content is {found[0]}, not {suffix} text; "
                                  f"{'rename it to ' + found[1] if found[1] in READERS else 'remove it from the corpus'}")
         if b"\x00" in data[: 1 << 16]:
-            raise UnreadableFile("holds NUL bytes, so it is not a text file; remove it or convert it to text")
+            raise UnreadableFile(_NUL_BYTES)
     elif suffix == ".pdf" and b"%PDF-" not in data[:1024]:
         what = found[0] if found else ("empty" if not data.strip() else "something else")
         raise UnreadableFile(f"not a readable PDF (no %PDF- header; its content is {what}); "
@@ -152,27 +153,26 @@ def text_parts(handle: BinaryIO, part_chars: int = PART_CHARS) -> Iterator[tuple
         UnreadableFile: the file is not UTF-8, or holds NUL bytes (checked in every block).
     """
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    buffer = ""
+    buffer = carry = ""
     offset = 0  # bytes read so far
     while True:
         block = handle.read(_READ_BLOCK)
         pending = len(decoder.getstate()[0])
         try:
             text = decoder.decode(block, final=not block)
-        except UnicodeDecodeError as error:  # its position counts from after the byte-order mark
-            at = offset - pending + error.start + (len(codecs.BOM_UTF8) if offset == 0 and block.startswith(codecs.BOM_UTF8) else 0)
+        except UnicodeDecodeError as error:
+            at = offset - pending + error.start + (_bom_length(block) if offset == 0 else 0)
             handle.seek(at)
-            raise UnreadableFile(f"not UTF-8 text (byte {at}: {handle.read(1)!r}); save it as UTF-8 to include it") from None
+            raise _not_utf8(at, handle.read(1)) from None
         offset += len(block)
         if "\x00" in text:
-            raise UnreadableFile("holds NUL bytes, so it is not a text file; remove it or convert it to text")
-        buffer += text
-        if block:  # keep what a later block may change: a "\r" before "\n", spaces before a line end
-            keep = len(buffer) - len(buffer.rstrip(" \t\r"))
-            buffer, carry = (buffer[:-keep], buffer[-keep:]) if keep else (buffer, "")
-        else:
-            carry = ""
-        buffer = _TRAILING_BLANKS.sub("\n", buffer.replace("\r\n", "\n").replace("\r", "\n"))
+            raise UnreadableFile(_NUL_BYTES)
+        text = carry + text
+        carry = ""
+        if block:  # keep what the next block may change: a "\r" before "\n", spaces before a line end
+            kept = text.rstrip(" \t\r")
+            text, carry = kept, text[len(kept):]
+        buffer += _TRAILING_BLANKS.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
         while len(buffer) >= part_chars:
             cut = _cut(buffer, part_chars)
             if cut is None:
@@ -180,7 +180,6 @@ def text_parts(handle: BinaryIO, part_chars: int = PART_CHARS) -> Iterator[tuple
             start, end, joint = cut
             yield buffer[:start], joint
             buffer = buffer[end:]
-        buffer += carry
         if not block:
             yield buffer, ""
             return
@@ -210,14 +209,23 @@ def _cut(buffer: str, part_chars: int) -> tuple[int, int, str] | None:
     return part_chars, part_chars, ""
 
 
+def _bom_length(data: bytes) -> int:
+    """The length of the UTF-8 byte-order mark ``data`` starts with (a decoding error's position counts from after it)."""
+    return len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+
+
+def _not_utf8(at: int, byte: bytes) -> UnreadableFile:
+    return UnreadableFile(f"not UTF-8 text (byte {at}: {byte!r}); save it as UTF-8 to include it")
+
+
 def _decode_utf8(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:  # its position counts from after the byte-order mark
-        at = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
-        raise UnreadableFile(f"not UTF-8 text (byte {at}: {data[at:at + 1]!r}); save it as UTF-8 to include it") from None
+    except UnicodeDecodeError as error:
+        at = error.start + _bom_length(data)
+        raise _not_utf8(at, data[at:at + 1]) from None
     if "\x00" in text:
-        raise UnreadableFile("holds NUL bytes, so it is not a text file; remove it or convert it to text")
+        raise UnreadableFile(_NUL_BYTES)
     return text
 
 

@@ -91,7 +91,7 @@ def _scan(corpus_dir: Path, *, fingerprint: bool) -> tuple[list[CorpusFile], lis
                 open(path, "rb").close()
         except OSError as error:
             logger.debug("cannot open %s: %s", source, error)
-            skipped.append(SkippedFile(source, f"could not be read ({error.strerror or error}); check its permissions"))
+            skipped.append(SkippedFile(source, _cannot_open(error)))
     return found, skipped
 
 
@@ -181,10 +181,10 @@ def read_document(corpus_file: CorpusFile) -> tuple[Document | None, str]:
     ``DOCQA_MAX_FILE_MB`` is not read at all.
     """
     suffix = corpus_file.path.suffix.lower()
-    size = corpus_file.size or corpus_file.path.stat().st_size
     if suffix in STREAMED:
         return _read_streamed(corpus_file, STREAMED[suffix])
     limit = config.max_file_bytes()
+    size = corpus_file.size or corpus_file.path.stat().st_size
     if size > limit:
         return None, (f"is {size / 2**20:,.1f} MB, over the limit of {limit / 2**20:,.0f} MB for a {suffix or 'such'} "
                       f"file (it is parsed whole, in memory); split it into smaller files, or raise "
@@ -192,7 +192,7 @@ def read_document(corpus_file: CorpusFile) -> tuple[Document | None, str]:
     try:
         data = corpus_file.path.read_bytes()
     except OSError as error:
-        return None, f"could not be read ({error.strerror or error}); check its permissions"
+        return None, _cannot_open(error)
     return read_bytes(data, corpus_file.source, corpus_file.sha256)
 
 
@@ -204,15 +204,12 @@ def _read_streamed(corpus_file: CorpusFile, kind: str) -> tuple[Document | None,
             handle.seek(0)
             document = assemble_parts(text_parts(handle), kind, corpus_file.source, corpus_file.sha256, known_word)
     except OSError as error:
-        return None, f"could not be read ({error.strerror or error}); check its permissions"
+        return None, _cannot_open(error)
     except UnreadableFile as error:
         return None, str(error)
-    except Exception as error:  # as in read_bytes: one strange file must not stop the whole build
-        logger.debug("reading %s failed", corpus_file.source, exc_info=True)
-        return None, f"could not be read ({type(error).__name__}: {error}); check that it opens, and save it again"
-    if not document.text.strip():
-        return None, "the file is empty" if not head.strip() else "no text found in it"
-    return document, ""
+    except Exception as error:
+        return None, _failed(corpus_file.source, error)
+    return _with_text(document, head)
 
 
 def read_bytes(data: bytes, source: str, sha256: str = "") -> tuple[Document | None, str]:
@@ -230,13 +227,28 @@ def read_bytes(data: bytes, source: str, sha256: str = "") -> tuple[Document | N
         document = assemble(extracted, source, sha256, known_word)
     except UnreadableFile as error:
         return None, str(error)
-    except Exception as error:  # a library's bug on a strange file must not stop the whole build
-        logger.debug("reading %s failed", source, exc_info=True)
-        return None, f"could not be read ({type(error).__name__}: {error}); check that it opens, and save it again"
+    except Exception as error:
+        return None, _failed(source, error)
+    if document.text.strip():
+        for note in extracted.notes:
+            logger.warning("%s: %s", source, note)
+    return _with_text(document, data)
+
+
+def _cannot_open(error: OSError) -> str:
+    return f"could not be read ({error.strerror or error}); check its permissions"
+
+
+def _failed(source: str, error: Exception) -> str:
+    """The reason for a reader's unexpected failure: a library's bug on a strange file must not stop the whole build."""
+    logger.debug("reading %s failed", source, exc_info=True)
+    return f"could not be read ({type(error).__name__}: {error}); check that it opens, and save it again"
+
+
+def _with_text(document: Document, raw: bytes) -> tuple[Document | None, str]:
+    """The document, or None and why when it holds no text (``raw``: the file's bytes, or its first ones)."""
     if not document.text.strip():
-        return None, "the file is empty" if not data.strip() else "no text found in it"
-    for note in extracted.notes:
-        logger.warning("%s: %s", source, note)
+        return None, "the file is empty" if not raw.strip() else "no text found in it"
     return document, ""
 
 

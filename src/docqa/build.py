@@ -16,7 +16,6 @@ import logging
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 from .chunking import ChunkingParams, chunk_document
 from .corpus import CorpusFile, SkippedFile, check_not_empty, list_corpus_files, read_document, unsupported_files
 from . import config
-from .embedding import Embedder, embed_passages
+from .embedding import Embedder, embed_passages, progress_bar
 from .errors import CorruptIndex, IndexNotFound
 from .index import (LoadedIndex, SentenceVectors, load_index, new_manifest, pause_point, prepare_index_folder,
                     settings_for, vector_index_settings, write_index)
@@ -138,18 +137,6 @@ def _build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, chunking
 EMBED_WINDOW = 2048
 
 
-@contextmanager
-def _progress_bar(total: int, enabled: bool):
-    """One "embedding" bar over all windows; yields what to tell it after each batch (False: no bar)."""
-    if not enabled or not total:
-        yield False
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit="chunk", desc="embedding") as bar:
-        yield bar.update
-
-
 def text_key(text: str) -> str:
     """The key of a chunk's vector: the sha256 of its text (the vector depends on nothing else)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -223,7 +210,7 @@ class _Reuse:
         new_spans: list = [None] * len(missing)
         new_sentences: list = [None] * len(missing)
         rows = list(missing.values())
-        with _progress_bar(len(rows), progress) as advance:
+        with progress_bar(len(rows), progress) as advance:
             for first in range(0, len(rows), EMBED_WINDOW):
                 texts = [chunks[row].text for row in rows[first : first + EMBED_WINDOW]]
                 spans = [passage_sentences(text) for text in texts]

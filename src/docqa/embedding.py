@@ -234,17 +234,21 @@ def _span_vectors(tokens: np.ndarray, encoding, spans: Sequence[tuple[int, int]]
 def _progress(batches, enabled, total: int):
     """``batches``, with a progress bar when ``enabled`` is True; a callable ``enabled`` is told
     how many texts each batch held instead (a caller that embeds in parts keeps one bar)."""
-    if callable(enabled):
+    with progress_bar(total, enabled is True) as advance:
+        advance = enabled if callable(enabled) else advance
         for batch in batches:
             yield batch
-            enabled(len(batch))
-        return
-    if not enabled:
-        yield from batches
+            if advance:
+                advance(len(batch))
+
+
+@contextmanager
+def progress_bar(total: int, enabled: bool):
+    """An "embedding" bar over ``total`` chunks; yields what to tell it how many were done (False: no bar)."""
+    if not enabled or not total:
+        yield False
         return
     from tqdm import tqdm
 
     with tqdm(total=total, unit="chunk", desc="embedding") as bar:
-        for batch in batches:
-            yield batch
-            bar.update(len(batch))
+        yield bar.update

@@ -85,7 +85,6 @@ def test_a_large_file_is_read_in_parts_with_the_document_whole_reading_gives(tmp
     text = "".join(f"Paragraph {n} says that the group met in city number {n}.\nIt ended here.\r\n\r\n"
                    for n in range(3000))
     (tmp_path / "big.txt").write_text(text, encoding="utf-8", newline="")
-    monkeypatch.setattr(readers, "PART_CHARS", 4096)
     monkeypatch.setattr(readers, "_READ_BLOCK", 1000)
     monkeypatch.setattr(text_parts, "__defaults__", (4096,))
     corpus_file = list_corpus_files(tmp_path)[0]

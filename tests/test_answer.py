@@ -141,3 +141,59 @@ def test_a_question_asking_for_several_things_gets_several_sentences():
     assert len(quoted_sentences(one)) < 3
     for citation in several.citations:
         assert LIST_TEXT[citation.start : citation.end] == citation.quote
+
+
+EVENTS = ("In November 2008, the group met stakeholders from industry and civil society. "
+          "The 2011 conference on counternarratives was held in Riyadh. "
+          "An additional film is planned for release in 2012.")
+
+
+def _events():
+    document = Document("events.txt", EVENTS, "0")
+    hit = Hit(Chunk("c1", "events.txt", 0, len(EVENTS), EVENTS, 30), 0.9, 1)
+    return document, hit, _candidates(hit, EVENTS, [0.5, 0.4, 0.3])
+
+
+def test_the_names_and_numbers_a_question_is_about():
+    from docqa.features import anchors
+
+    assert anchors("Where did the November 2008 stakeholder meeting take place?") == ("2008",)
+    assert anchors("Where did the meeting organised with Microsoft take place?") == ("Microsoft",)
+    assert anchors("Who won the 2018 FIFA World Cup?") == ("2018", "FIFA", "World", "Cup")
+    assert anchors("When was the group founded?") == ()
+
+
+@pytest.mark.parametrize("question, mentioned", [
+    # the sentences that mention 2008 / 2012 hold no place / no title: a detail the text lacks
+    ("Where did the November 2008 meeting take place?", ("2008",)),
+    ("What will the film coming out in 2012 be titled?", ("2012",)),
+    # the sentence that mentions 2011 names a place
+    ("In which city was the 2011 conference held?", ()),
+    # nothing named, or nothing the sentences mention: the other evidence decides
+    ("Where did the group meet stakeholders?", ()),
+    ("Where was the 1999 summit held?", ()),
+    # the kind is asked by a clause, not by the question ("when" here opens a clause)
+    ("When the group met in 2008, what did it discuss?", ()),
+    # the question's own number does not count as an answer to it
+    ("How many people came to the 2011 conference?", ("2011",)),
+    ("How many people came to the 2008 meeting?", ("2008",)),
+])
+def test_a_detail_of_a_mentioned_thing_that_the_text_lacks(question, mentioned):
+    from docqa.features import anchored_kind_missing, question_info
+
+    _, _, candidates = _events()
+    assert anchored_kind_missing(question_info(question), candidates) == mentioned
+
+
+def test_a_question_about_a_missing_detail_is_declined_and_says_why():
+    document, hit, candidates = _events()
+    always = AnswerPolicy(decline_threshold=0.0)  # only the missing detail can decline here
+    answer = compose_answer("Where did the November 2008 meeting take place?", [hit], candidates,
+                            {"events.txt": document}, term_statistics([EVENTS]), always)
+    assert not answer.answerable and answer.citations == ()
+    assert answer.text == "The documents don't say: the passages that mention “2008” give no place for it."
+    assert answer.extra["evidence"]["mentioned_without_kind"] == ["2008"]
+    answered = compose_answer("In which city was the 2011 conference held?", [hit], candidates,
+                              {"events.txt": document}, term_statistics([EVENTS]), always)
+    assert answered.answerable and "Riyadh" in answered.text
+    assert answered.extra["evidence"]["mentioned_without_kind"] == []

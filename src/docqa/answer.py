@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 
-from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, asks_for_several, question_feature_row,
+from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, anchored_kind_missing, asks_for_several, question_feature_row,
                        question_info, sentence_feature_rows, shipped_model, term_statistics)
 from .sentences import split_sentences
 from .short_answer import find_short_answer
@@ -143,9 +143,13 @@ def compose_answer(
         "coverage": round(float(question_row[2]), 4),
         "terms_not_in_documents": unknown,
         "asked_kind_missing": bool(info.kind) and bool(scored) and not scored[0].type_present,
+        # the question's names and numbers, when every sentence mentioning them lacks what it asks
+        "mentioned_without_kind": list(anchored_kind_missing(info, candidates)),
     }
-    if not scored or answerable_probability < threshold:
-        return Answer(question, _decline_text(unknown), False, (), by_evidence(hits, scored),
+    if not scored or answerable_probability < threshold or evidence["mentioned_without_kind"]:
+        mentioned = evidence["mentioned_without_kind"]
+        text = _detail_missing_text(mentioned, info.kind) if mentioned else _decline_text(unknown)
+        return Answer(question, text, False, (), by_evidence(hits, scored),
                       extra={"short_answer": None, "evidence": evidence})
 
     several = asks_for_several(question)
@@ -217,6 +221,12 @@ def _decline_text(unknown: Sequence[str]) -> str:
         listed = ", ".join(f"“{w}”" for w in unknown[:4])
         return f"The documents don't say: none of them mentions {listed}."
     return "The documents don't say: none of the passages found answers the question."
+
+
+def _detail_missing_text(mentioned: Sequence[str], kind: str | None) -> str:
+    """The decline when the documents mention what the question is about, but not the ``kind`` it asks."""
+    listed = ", ".join(f"“{w}”" for w in mentioned[:4])
+    return f"The documents don't say: the passages that mention {listed} give no {kind} for it."
 
 
 def _overlaps(a: SentenceCandidate, b: SentenceCandidate) -> bool:

@@ -189,6 +189,74 @@ def question_info(question: str) -> QuestionInfo:
                         frozenset(w.lower() for w in _WORD.findall(question)), expected_type(question))
 
 
+
+# --- a detail of something the documents mention ------------------------------------------
+
+_DIGITS = re.compile(r"\b\w*\d[\w,.]*\b")
+
+
+def anchors(question: str) -> tuple[str, ...]:
+    """The numbers and names a question is about, in order: "the November 2008 meeting" -> ("2008",).
+
+    Months and function words are not names, nor is the question's first word.
+    """
+    found = [m.rstrip(".,") for m in _DIGITS.findall(question)]
+    found += [m.group() for m in _CAPITALISED.finditer(question) if m.group().lower() not in _NOT_NAMES]
+    positions = {w: question.find(w) for w in found if w}
+    return tuple(sorted(positions, key=positions.get))
+
+
+# The kind asked for by the question's own wh-phrase, not by a clause inside it: "Who fumbled the
+# ball when tackled?" asks for a name, not a date.
+_LEAD = r"^(?:(?:in|on|at|during|since|until|by|from|to|for) )?"
+_DIRECT = {
+    "date": re.compile(_LEAD + r"(?:when\b|(?:what|which) (?:year|date|month|day|century|decade)\b)", re.IGNORECASE),
+    "number": re.compile(_LEAD + r"(?:how (?:many|much|long|far|old|large|big|tall|high)\b|"
+                         r"what (?:number|percentage|amount|proportion)\b)", re.IGNORECASE),
+    "place": re.compile(_LEAD + r"(?:where\b|(?:what|which) (?:place|city|country|region|town|location|venue)\b)",
+                        re.IGNORECASE),
+    "name": re.compile(_LEAD + r"(?:who|whom|whose)\b|\b(?:called|named|titled|entitled)\b", re.IGNORECASE),
+}
+# "When rock folds deep in the Earth, what does it create?": a later wh-word is the question.
+_LATER_QUESTION = re.compile(r"^\s*\S.*?[\s,](?:what|which|who|whom|where|how)\b", re.IGNORECASE)
+# Read loosely, so that a sentence that might answer is never taken for one that cannot:
+# "until the 19th century" answers "how long", "three-fourths" or "half" answers "how much"
+# (the question's own words do not count: "in 2011" does not answer "how many came in 2011?").
+_LOOSE = {
+    "date": re.compile(r"\d|\b(?:centur|decade|ago\b|eras?\b|epoch|period|season|spring\b|summer|autumn|winter|"
+                       r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)", re.IGNORECASE),
+    "number": re.compile(r"\d|\b(?:half|third|quarter|few|several|dozens?|hundreds|thousands|millions|percent)",
+                         re.IGNORECASE),
+}
+
+
+def anchored_kind_missing(info: QuestionInfo, candidates: Sequence) -> tuple[str, ...]:
+    """The question's anchors when every sentence that mentions them lacks the kind it asks for.
+
+    "Where did the November 2008 meeting take place?" is about the sentence that mentions 2008;
+    when that sentence names no place, a place elsewhere answers another question, and docqa
+    declines. Empty (go on) when the question's own wh-phrase asks for no kind, when it names no
+    number or name, or when no candidate sentence mentions one: the other evidence decides then.
+    """
+    if info.kind is None or not _DIRECT[info.kind].search(info.text.strip()) or _LATER_QUESTION.search(info.text):
+        return ()
+    named = anchors(info.text)
+    wanted = {w.lower() for w in named}
+    about = [c for c in candidates if wanted & {w.lower() for w in _WORD.findall(c.text)}]
+    if not about or any(_could_answer(info, c.text) for c in about):
+        return ()
+    return named
+
+
+def _could_answer(info: QuestionInfo, sentence: str) -> bool:
+    if _type_matches(info.kind, sentence, info.words):
+        return True
+    loose = _LOOSE.get(info.kind)
+    if loose is not None and loose.search(" ".join(w for w in _WORD.findall(sentence) if w.lower() not in info.words)):
+        return True
+    return info.kind == "place" and bool(_type_matches("name", sentence, info.words))  # a name anywhere
+
+
 def weighted_share(terms: Sequence[str], present, stats: TermStatistics) -> float:
     """The IDF-weighted share of ``terms`` found in ``present``."""
     total = sum(stats.idf(t) for t in terms)

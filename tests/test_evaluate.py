@@ -91,6 +91,9 @@ def test_eval_writes_a_report(tmp_path, embedder, capsys, monkeypatch, dataset):
     for config in report["configs"]:
         assert 0 <= config["retrieval"]["hit@1"] <= config["retrieval"]["hit@10"] <= 1
         assert config["latency_ms"]["p50"] <= config["latency_ms"]["p95"]
+        if dataset.startswith("squad"):  # each answerable question says whether its answer holds a gold one
+            answered = [q["answer_has_gold"] for q in config["per_question"] if q["kind"] == "answerable"]
+            assert sum(answered) / len(answered) == pytest.approx(config["answers"]["answer_contains_gold"])
     if dataset.startswith("squad-v2"):
         assert report["configs"][0]["declines"]["impossible"]["questions"] == 8
     assert (report_dir / "report.md").read_text().startswith("# docqa eval")

@@ -27,9 +27,14 @@ def test_every_answerable_question_has_its_evidence_in_the_top_5(seed_report):
     assert seed_report["retrieval"]["hit@5"] == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="declines are calibrated on SQuAD, whose questions echo the text: "
-                   "paraphrased seed questions are declined too often and two same-topic ones are answered "
-                   "(issue 4, calibrated declines)")
-def test_every_answerable_question_is_answered_and_every_unanswerable_one_declined(seed_report):
-    wrong = [q["id"] for q in seed_report["per_question"] if q["answerable"] != (q["kind"] == "answerable")]
+def test_every_unanswerable_question_is_declined(seed_report):
+    answered = [q["id"] for q in seed_report["per_question"] if q["kind"] == "unanswerable" and q["answerable"]]
+    assert answered == []
+    assert seed_report["declines"]["unanswerable"]["declined"] == 1.0
+
+
+@pytest.mark.xfail(strict=True, reason="the decision to answer is learned on SQuAD, whose questions echo the "
+                   "text: paraphrased seed questions are declined, and a few get the wrong sentence (issue 4)")
+def test_every_answerable_question_is_answered_right(seed_report):
+    wrong = [q["id"] for q in seed_report["per_question"] if q["kind"] == "answerable" and not q["answer_has_gold"]]
     assert wrong == []

@@ -309,6 +309,7 @@ def evaluate_config(
     result["per_question"] = [
         {"id": q.id, "kind": q.kind, "answerable": a.answerable,
          "hit@5": bool(set(qrels.get(q.id, {})) & {h.chunk.chunk_id for h in a.passages}) if q.kind == "answerable" else None,
+         "answer_has_gold": (a.answerable and _contains_gold(a.text, q.answers)) if q.kind == "answerable" else None,
          "answer": a.text}
         for q, a in outcomes
     ]

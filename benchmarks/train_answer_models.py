@@ -147,7 +147,7 @@ def measure(collected: dict, sentence_model: LinearModel, answerability: LinearM
 
 def anchored_without_kind(collected: dict) -> np.ndarray:
     """Questions docqa declines whatever the model says: the sentences about what they name lack what they ask."""
-    return np.array([anchored_kind_missing(item["info"], item["candidates"]) for item in collected["items"]], dtype=bool)
+    return np.array([bool(anchored_kind_missing(item["info"], item["candidates"])) for item in collected["items"]], dtype=bool)
 
 
 def subset(collected: dict, keep) -> dict:

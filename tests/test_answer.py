@@ -177,6 +177,8 @@ def test_the_names_and_numbers_a_question_is_about():
     # the question's own number does not count as an answer to it
     ("How many people came to the 2011 conference?", ("2011",)),
     ("How many people came to the 2008 meeting?", ("2008",)),
+    # only what the sentences mention is named in the decline
+    ("Where did Microsoft meet stakeholders in November 2008?", ("2008",)),
 ])
 def test_a_detail_of_a_mentioned_thing_that_the_text_lacks(question, mentioned):
     from docqa.features import anchored_kind_missing, question_info

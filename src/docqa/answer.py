@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 
-from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, anchored_kind_missing, asks_for_several, question_feature_row,
-                       question_info, sentence_feature_rows, shipped_model, term_statistics)
+from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, anchored_kind_missing, asks_for_several,
+                       question_feature_row, question_info, sentence_feature_rows, shipped_model, term_statistics)
 from .sentences import split_sentences
 from .short_answer import find_short_answer
 from .terms import QUESTION_WORDS, STOPWORDS, stem, words

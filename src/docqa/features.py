@@ -189,7 +189,6 @@ def question_info(question: str) -> QuestionInfo:
                         frozenset(w.lower() for w in _WORD.findall(question)), expected_type(question))
 
 
-
 # --- a detail of something the documents mention ------------------------------------------
 
 _DIGITS = re.compile(r"\b\w*\d[\w,.]*\b")
@@ -231,7 +230,7 @@ _LOOSE = {
 
 
 def anchored_kind_missing(info: QuestionInfo, candidates: Sequence) -> tuple[str, ...]:
-    """The question's anchors when every sentence that mentions them lacks the kind it asks for.
+    """The question's anchors that sentences mention, when each of those sentences lacks the kind asked.
 
     "Where did the November 2008 meeting take place?" is about the sentence that mentions 2008;
     when that sentence names no place, a place elsewhere answers another question, and docqa
@@ -240,12 +239,15 @@ def anchored_kind_missing(info: QuestionInfo, candidates: Sequence) -> tuple[str
     """
     if info.kind is None or not _DIRECT[info.kind].search(info.text.strip()) or _LATER_QUESTION.search(info.text):
         return ()
-    named = anchors(info.text)
-    wanted = {w.lower() for w in named}
-    about = [c for c in candidates if wanted & {w.lower() for w in _WORD.findall(c.text)}]
-    if not about or any(_could_answer(info, c.text) for c in about):
-        return ()
-    return named
+    wanted = {w.lower() for w in anchors(info.text)}
+    mentioned: set[str] = set()
+    for candidate in candidates:
+        found = wanted & {w.lower() for w in _WORD.findall(candidate.text)}
+        if found:
+            if _could_answer(info, candidate.text):
+                return ()
+            mentioned |= found
+    return tuple(w for w in anchors(info.text) if w.lower() in mentioned)
 
 
 def _could_answer(info: QuestionInfo, sentence: str) -> bool:

@@ -31,10 +31,12 @@ The load average is recorded before and after each section: the machine is share
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -184,8 +186,13 @@ def synthetic_index(real_dir: Path, target: Path, size: int, seed: int = 0) -> N
     from docqa.chunking import make_chunk_id
     from docqa.index import SentenceVectors, load_index, vector_index_settings, write_index
 
+    # Made from this very real index (its manifest's hash), or made again: a copy left by an
+    # older docqa or another corpus would measure the wrong thing, or fail to load.
+    made_from = hashlib.sha256((real_dir / "manifest.json").read_bytes()).hexdigest()
     if (target / "manifest.json").exists():
-        return
+        if json.loads((target / "manifest.json").read_text()).get("synthetic", {}).get("from") == made_from:
+            return
+        shutil.rmtree(target)
     rng = np.random.default_rng(seed)
     real = load_index(real_dir)
     documents, chunks, matrices, spans, sentence_vectors = [], [], [], [], []
@@ -207,7 +214,7 @@ def synthetic_index(real_dir: Path, target: Path, size: int, seed: int = 0) -> N
     matrix = np.vstack(matrices)[:size]
     sentences = SentenceVectors.from_lists(spans[:size], sentence_vectors[:size], matrix.shape[1])
     manifest = dict(real.manifest, vectors=vector_index_settings(size),
-                    counts={"documents": len(documents), "chunks": size}, synthetic={"copies": copy, "noise_sigma": NOISE})
+                    counts={"documents": len(documents), "chunks": size}, synthetic={"copies": copy, "noise_sigma": NOISE, "from": made_from})
     write_index(target, documents, chunks, matrix, manifest, sentences)
 
 

@@ -179,6 +179,9 @@ def main() -> int:
     ruled = anchored_without_kind(train)
     in_corpus_p = np.sort(answerability.probabilities(rows[(labels == 1) & ~ruled]))
     budget = int(MAX_FALSE_DECLINES * int((labels == 1).sum())) - int(ruled[labels == 1].sum())
+    if budget < 0:
+        print(f"warning: the detail-missing declines alone take {int(ruled[labels == 1].sum())} in-corpus questions, "
+              f"over the budget of {MAX_FALSE_DECLINES:.0%}; the model then declines none", file=sys.stderr)
     threshold = float(in_corpus_p[max(budget, 0)])
     answerability = LinearModel(answerability.features, answerability.weights, answerability.bias,
                                 answerability.mean, answerability.scale, round(threshold, 4))

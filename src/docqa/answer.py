@@ -224,9 +224,9 @@ def _decline_text(unknown: Sequence[str]) -> str:
 
 
 def _detail_missing_text(mentioned: Sequence[str], kind: str | None) -> str:
-    """The decline when the documents mention what the question is about, but not the ``kind`` it asks."""
-    listed = ", ".join(f"“{w}”" for w in mentioned[:4])
-    return f"The documents don't say: the passages that mention {listed} give no {kind} for it."
+    """The decline when the passages mention what the question is about, but not the ``kind`` it asks."""
+    listed = " or ".join(f"“{w}”" for w in mentioned)
+    return f"The documents don't say: the passages found that mention {listed} do not give the {kind} asked for."
 
 
 def _overlaps(a: SentenceCandidate, b: SentenceCandidate) -> bool:

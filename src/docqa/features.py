@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .terms import content_terms, question_terms
+from .terms import STOPWORDS, content_terms, question_terms
 
 SENTENCE_FEATURES = (
     "similarity", "similarity_gap", "overlap", "overlap_gap", "overlap_plain", "bigram_overlap",
@@ -98,9 +98,13 @@ def shipped_model(name: str, features: tuple[str, ...]) -> LinearModel:
 
 # --- what a question asks for ------------------------------------------------------------
 
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTH_PATTERN = "(?:" + "|".join(MONTHS) + ")"
+WEEKDAY_PATTERN = "(?:" + "|".join(WEEKDAYS) + ")"
 _YEAR_OR_DATE = re.compile(
-    r"\b(?:1[0-9]\d\d|20\d\d)s?\b|\b(?:January|February|March|April|May|June|July|August|September|"
-    r"October|November|December)\b|\b\d{1,2}(?:st|nd|rd|th)? century\b"
+    r"\b(?:1[0-9]\d\d|20\d\d)s?\b|\b" + MONTH_PATTERN + r"\b|\b\d{1,2}(?:st|nd|rd|th)? century\b"
 )
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)s?\b", re.IGNORECASE)
@@ -126,25 +130,26 @@ def _place_names(sentence: str) -> list[str]:
 
 
 _NOT_NAMES = frozenset("""the a an in on at it its this these that those they he she we i as by for from of to
-    with and but or if when while after before during since although however also its their his her our
-    january february march april may june july august september october november december""".split())
+    with and but or if when while after before during since although however also its their his her our""".split()
+                       + [m.lower() for m in MONTHS])
 _WORD = re.compile(r"[\w’'-]+")
+
+
+# The phrases that ask for each kind, tried in this order.
+KIND_PHRASES = {
+    "number": r"how (?:many|much|long|far|old|large|big|tall|high)\b|what (?:number|percentage|amount|proportion)\b",
+    "date": r"when\b|(?:what|which) (?:year|date|month|day|time|century|decade|period)\b|in what year\b",
+    "place": r"where\b|(?:in|at) (?:what|which) (?:place|city|country|region|town|location|venue)\b",
+    "name": r"who\b|whom\b|whose\b|(?:what|which) (?:company|organi[sz]ation|country|city|person|agency|team|group|"
+            r"university|state|place|name)\b|(?:called|named|titled|entitled)\b|(?:the )?(?:title|name) of\b",
+}
+_ASKS = {kind: re.compile(r"\b(?:" + phrase + ")") for kind, phrase in KIND_PHRASES.items()}
 
 
 def expected_type(question: str) -> str | None:
     """The kind of thing a question asks for: ``number``, ``date``, ``place``, ``name`` or None."""
     q = question.lower()
-    if re.search(r"\bhow (?:many|much|long|far|old|large|big|tall|high)\b|\bwhat (?:number|percentage|amount|proportion)\b", q):
-        return "number"
-    if re.search(r"\bwhen\b|\b(?:what|which) (?:year|date|month|day|time|century|decade|period)\b|\bin what year\b", q):
-        return "date"
-    if re.search(r"\bwhere\b|\b(?:in|at) (?:what|which) (?:place|city|country|region|town|location|venue)\b", q):
-        return "place"
-    if re.search(r"\bwho\b|\bwhom\b|\bwhose\b|\b(?:what|which) (?:company|organi[sz]ation|country|city|"
-                 r"person|agency|team|group|university|state|place|name)\b|\b(?:called|named|titled|entitled)\b|"
-                 r"\b(?:the )?(?:title|name) of\b", q):
-        return "name"
-    return None
+    return next((kind for kind, asks in _ASKS.items() if asks.search(q)), None)
 
 
 _SEVERAL = re.compile(
@@ -191,72 +196,103 @@ def question_info(question: str) -> QuestionInfo:
 
 # --- a detail of something the documents mention ------------------------------------------
 
-_DIGITS = re.compile(r"\b\w*\d[\w,.]*\b")
+# Words as mentions: "2008-09" mentions 2008, "Newcastle's" mentions Newcastle, "2,000" is 2000.
+_MENTION = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|[^\W_]+(?:[-–][^\W_]+)*")
 
 
-def anchors(question: str) -> tuple[str, ...]:
+def _mention_tokens(text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group().replace(",", "")) for m in _MENTION.finditer(text)]
+
+
+def _mentioned(text: str) -> set[str]:
+    found: set[str] = set()
+    for _, _, token in _mention_tokens(text):
+        found.add(token)
+        found.update(re.split(r"[-–]", token))
+    return found
+
+
+def question_mentions(question: str) -> tuple[str, ...]:
     """The numbers and names a question is about, in order: "the November 2008 meeting" -> ("2008",).
 
+    Capitalised words next to each other are one name ("the FIFA World Cup" -> "FIFA World Cup").
     Months and function words are not names, nor is the question's first word.
     """
-    found = [m.rstrip(".,") for m in _DIGITS.findall(question)]
-    found += [m.group() for m in _CAPITALISED.finditer(question) if m.group().lower() not in _NOT_NAMES]
-    positions = {w: question.find(w) for w in found if w}
-    return tuple(sorted(positions, key=positions.get))
+    question = question.strip()
+    phrases: list[list] = []  # [start, end, text]
+    for number, (start, end, token) in enumerate(_mention_tokens(question)):
+        is_number = any(ch.isdigit() for ch in token)
+        is_name = number > 0 and token[0].isupper() and token.lower() not in _NOT_NAMES
+        if not (is_number or is_name):
+            continue
+        if phrases and is_name and not is_number and question[phrases[-1][1]:start] == " " \
+                and not any(ch.isdigit() for ch in phrases[-1][2]):
+            phrases[-1][1], phrases[-1][2] = end, f"{phrases[-1][2]} {token}"
+        else:
+            phrases.append([start, end, token])
+    return tuple(dict.fromkeys(text for _, _, text in phrases))
 
 
-# The kind asked for by the question's own wh-phrase, not by a clause inside it: "Who fumbled the
-# ball when tackled?" asks for a name, not a date.
-_LEAD = r"^(?:(?:in|on|at|during|since|until|by|from|to|for) )?"
-_DIRECT = {
-    "date": re.compile(_LEAD + r"(?:when\b|(?:what|which) (?:year|date|month|day|century|decade)\b)", re.IGNORECASE),
-    "number": re.compile(_LEAD + r"(?:how (?:many|much|long|far|old|large|big|tall|high)\b|"
-                         r"what (?:number|percentage|amount|proportion)\b)", re.IGNORECASE),
-    "place": re.compile(_LEAD + r"(?:where\b|(?:what|which) (?:place|city|country|region|town|location|venue)\b)",
-                        re.IGNORECASE),
-    "name": re.compile(_LEAD + r"(?:who|whom|whose)\b|\b(?:called|named|titled|entitled)\b", re.IGNORECASE),
-}
-# "When rock folds deep in the Earth, what does it create?": a later wh-word is the question.
-_LATER_QUESTION = re.compile(r"^\s*\S.*?[\s,](?:what|which|who|whom|where|how)\b", re.IGNORECASE)
+# Asked by the question's own wh-phrase, not by a clause inside it: "Who fumbled the ball when
+# tackled?" asks for a name, not a date; "What is the second film called?" asks for a name.
+_LEAD = r"^(?:(?:in|on|at|during|since|until|by|from|to|for) )?(?:"
+_DIRECT = {kind: re.compile(_LEAD + phrase + ")") for kind, phrase in KIND_PHRASES.items()}
+_NAME_ASKED = re.compile(r"^what\b[^?]*\b(?:called|named|titled|entitled)\W*$|^what (?:is|was|are|were) the (?:title|name)s? of\b")
+# "When rock folds deep in the Earth, what does it create?", "When the meeting ended, did the group
+# publish a report?": a later wh-word, or a yes/no question after a comma, is the question.
+_LATER_QUESTION = re.compile(r"^\s*\S.*?(?:[\s,](?:what|which|who|whom|where|how)\b|,\s*(?:did|does|do|is|was|are|were|"
+                             r"can|could|will|would|has|have|had|should)\b)", re.IGNORECASE)
 # Read loosely, so that a sentence that might answer is never taken for one that cannot:
-# "until the 19th century" answers "how long", "three-fourths" or "half" answers "how much"
-# (the question's own words do not count: "in 2011" does not answer "how many came in 2011?").
+# "until the 19th century" answers "how long", "half" answers "how much", "by the working
+# group" answers "who", "online" answers "where" (the question's own words do not count: "in
+# 2011" does not answer "how many came in 2011?").
 _LOOSE = {
     "date": re.compile(r"\d|\b(?:centur|decade|ago\b|eras?\b|epoch|period|season|spring\b|summer|autumn|winter|"
-                       r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)", re.IGNORECASE),
-    "number": re.compile(r"\d|\b(?:half|third|quarter|few|several|dozens?|hundreds|thousands|millions|percent)",
-                         re.IGNORECASE),
+                       r"recent|later\b|earlier\b|after\b|before\b|until\b|since\b|during\b|" + WEEKDAY_PATTERN + ")",
+                       re.IGNORECASE),
+    "number": re.compile(r"\d|\b(?:half|third|quarter|few|several|percent|second|minute|hour|day|week|month|year|"
+                         r"decade|centur)", re.IGNORECASE),
+    "place": re.compile(r"\b(?:online|abroad|overseas|headquarters|home)\b", re.IGNORECASE),
+    "name": re.compile(r"\bby (?:the |a |an |its |their )?[a-z]", re.IGNORECASE),
 }
+_ANY_CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*")
 
 
 def anchored_kind_missing(info: QuestionInfo, candidates: Sequence) -> tuple[str, ...]:
-    """The question's anchors that sentences mention, when each of those sentences lacks the kind asked.
+    """What the question mentions, when the sentences found that mention it lack the kind asked for.
 
-    "Where did the November 2008 meeting take place?" is about the sentence that mentions 2008;
-    when that sentence names no place, a place elsewhere answers another question, and docqa
+    "Where did the November 2008 meeting take place?" is about the sentences that mention 2008;
+    when none of them names a place, a place elsewhere answers another question, and docqa
     declines. Empty (go on) when the question's own wh-phrase asks for no kind, when it names no
     number or name, or when no candidate sentence mentions one: the other evidence decides then.
     """
-    if info.kind is None or not _DIRECT[info.kind].search(info.text.strip()) or _LATER_QUESTION.search(info.text):
+    question = info.text.strip()
+    if info.kind is None or _LATER_QUESTION.search(question):
         return ()
-    wanted = {w.lower() for w in anchors(info.text)}
+    if not (_DIRECT[info.kind].search(question.lower()) or (info.kind == "name" and _NAME_ASKED.search(question.lower()))):
+        return ()
+    wanted = {phrase: phrase.split(" ") for phrase in question_mentions(question)}
     mentioned: set[str] = set()
     for candidate in candidates:
-        found = wanted & {w.lower() for w in _WORD.findall(candidate.text)}
+        tokens = _mentioned(candidate.text)
+        found = {phrase for phrase, parts in wanted.items() if all(part in tokens for part in parts)}
         if found:
             if _could_answer(info, candidate.text):
                 return ()
             mentioned |= found
-    return tuple(w for w in anchors(info.text) if w.lower() in mentioned)
+    return tuple(phrase for phrase in wanted if phrase in mentioned)
 
 
 def _could_answer(info: QuestionInfo, sentence: str) -> bool:
     if _type_matches(info.kind, sentence, info.words):
         return True
-    loose = _LOOSE.get(info.kind)
-    if loose is not None and loose.search(" ".join(w for w in _WORD.findall(sentence) if w.lower() not in info.words)):
+    others = " ".join(w for w in _WORD.findall(sentence) if w.lower() not in info.words)
+    if _LOOSE[info.kind].search(others):
         return True
-    return info.kind == "place" and bool(_type_matches("name", sentence, info.words))  # a name anywhere
+    # a name anywhere, even first in the sentence ("Riyadh hosted the conference")
+    return info.kind in ("name", "place") and any(
+        m.lower() not in _NOT_NAMES and m.lower() not in STOPWORDS and m.lower() not in info.words
+        for m in _ANY_CAPITALISED.findall(sentence))
 
 
 def weighted_share(terms: Sequence[str], present, stats: TermStatistics) -> float:

@@ -12,10 +12,10 @@ import re
 import string
 from collections import Counter
 
-from .features import PLACE_PREPOSITIONS, QuestionInfo, names_a_place
+from .features import MONTH_PATTERN, PLACE_PREPOSITIONS, WEEKDAY_PATTERN, QuestionInfo, names_a_place
 from .terms import content_terms
 
-_MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_MONTHS = MONTH_PATTERN
 _DATE = re.compile(
     rf"\b(?:\d{{1,2}} )?{_MONTHS}(?: \d{{1,2}})?(?:,? \d{{4}})?\b|\b(?:1[0-9]\d\d|20\d\d)s?\b"
     r"|\b\d{1,2}(?:st|nd|rd|th) century\b"
@@ -34,7 +34,7 @@ _STOP_NAMES = frozenset("""the a an in on at it its this these that those they h
     with and but or if when while after before during since although however also their his her our
     following""".split())
 _PLACE_BEFORE = re.compile(r"\b(?:" + "|".join(PLACE_PREPOSITIONS) + r")\s+(?:the\s+)?$", re.IGNORECASE)
-_TIME = re.compile(rf"{_MONTHS}\b|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+_TIME = re.compile(rf"{_MONTHS}\b|{WEEKDAY_PATTERN}\b")
 _MAX_DISTANCE = 120  # characters between the phrase and the nearest question word
 
 

@@ -161,6 +161,11 @@ def _contains_gold(text: str, answers: Sequence[str]) -> bool:
     return any(_normal(a) in normal for a in answers)
 
 
+def _answer_holds_gold(question: EvalQuestion, answer: Answer) -> bool:
+    """Whether ``answer`` was given and its text contains one of ``question``'s gold answers."""
+    return answer.answerable and _contains_gold(answer.text, question.answers)
+
+
 def _ranked_run(hits: Sequence[Hit], relevance: str) -> dict[str, float]:
     """Scores that keep docqa's order (pytrec_eval sorts by score and breaks ties by id)."""
     if relevance == "document":
@@ -279,7 +284,7 @@ def evaluate_config(
     if with_gold:
         result["answers"] = {
             "questions": len(with_gold),
-            "answer_contains_gold": sum(a.answerable and _contains_gold(a.text, q.answers) for q, a in with_gold) / len(with_gold),
+            "answer_contains_gold": sum(_answer_holds_gold(q, a) for q, a in with_gold) / len(with_gold),
             "quotes_contain_gold": sum(
                 any(_contains_gold(c.quote, q.answers) for c in a.citations) for q, a in with_gold
             ) / len(with_gold),
@@ -309,7 +314,7 @@ def evaluate_config(
     result["per_question"] = [
         {"id": q.id, "kind": q.kind, "answerable": a.answerable,
          "hit@5": bool(set(qrels.get(q.id, {})) & {h.chunk.chunk_id for h in a.passages}) if q.kind == "answerable" else None,
-         "answer_has_gold": (a.answerable and _contains_gold(a.text, q.answers)) if q.kind == "answerable" else None,
+         "answer_has_gold": _answer_holds_gold(q, a) if q.kind == "answerable" else None,
          "answer": a.text}
         for q, a in outcomes
     ]

@@ -219,18 +219,18 @@ def question_mentions(question: str) -> tuple[str, ...]:
     Months and function words are not names, nor is the question's first word.
     """
     question = question.strip()
-    phrases: list[list] = []  # [start, end, text]
+    phrases: list[list] = []  # [end, text]
     for number, (start, end, token) in enumerate(_mention_tokens(question)):
         is_number = any(ch.isdigit() for ch in token)
         is_name = number > 0 and token[0].isupper() and token.lower() not in _NOT_NAMES
         if not (is_number or is_name):
             continue
-        if phrases and is_name and not is_number and question[phrases[-1][1]:start] == " " \
-                and not any(ch.isdigit() for ch in phrases[-1][2]):
-            phrases[-1][1], phrases[-1][2] = end, f"{phrases[-1][2]} {token}"
+        if phrases and is_name and not is_number and question[phrases[-1][0]:start] == " " \
+                and not any(ch.isdigit() for ch in phrases[-1][1]):
+            phrases[-1] = [end, f"{phrases[-1][1]} {token}"]
         else:
-            phrases.append([start, end, token])
-    return tuple(dict.fromkeys(text for _, _, text in phrases))
+            phrases.append([end, token])
+    return tuple(dict.fromkeys(text for _, text in phrases))
 
 
 # Asked by the question's own wh-phrase, not by a clause inside it: "Who fumbled the ball when

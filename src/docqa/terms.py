@@ -50,10 +50,65 @@ _IRREGULAR = {
 }
 
 
+# British spellings, read as American ones so that a question's "organisation" finds a document's
+# "organization" and the other way round. Both sides go through the same mapping, so a word it
+# changes needlessly ("exercise" -> "exercize") still matches itself; what matters is that it
+# never makes two different words one ("prise" is not "prize").
+_BRITISH_WORDS = {
+    "programme": "program", "programmes": "programs", "defence": "defense", "defences": "defenses",
+    "offence": "offense", "offences": "offenses", "licence": "license", "licences": "licenses",
+    "pretence": "pretense", "grey": "gray", "greys": "grays", "tyre": "tire", "tyres": "tires",
+    "aluminium": "aluminum", "plough": "plow", "ploughs": "plows", "ploughed": "plowed", "judgement": "judgment",
+    "judgements": "judgments", "acknowledgement": "acknowledgment", "ageing": "aging", "catalogue": "catalog",
+    "catalogues": "catalogs", "catalogued": "cataloged", "analogue": "analog", "manoeuvre": "maneuver",
+    "manoeuvres": "maneuvers", "gaol": "jail", "amongst": "among", "practise": "practice", "practised": "practiced",
+    "practises": "practices", "practising": "practicing", "tonne": "ton", "tonnes": "tons", "artefact": "artifact",
+    "artefacts": "artifacts", "cosy": "cozy", "pyjamas": "pajamas", "aeroplane": "airplane", "aeroplanes": "airplanes",
+    "mould": "mold", "moulds": "molds", "moult": "molt", "smoulder": "smolder", "enrol": "enroll", "enrolment": "enrollment",
+    "enrolments": "enrollments", "enrols": "enrolls", "fulfil": "fulfill", "fulfilment": "fulfillment", "fulfils": "fulfills",
+    "instil": "instill", "distil": "distill", "skilful": "skillful", "wilful": "willful", "jewellery": "jewelry",
+    "mediaeval": "medieval", "encyclopaedia": "encyclopedia", "moustache": "mustache", "sceptic": "skeptic",
+    "sceptics": "skeptics", "sceptical": "skeptical", "scepticism": "skepticism",
+}
+_BRITISH_PATTERNS = (
+    # colour, favourite, neighbourhood, labourers
+    (re.compile(r"^(arb|ard|arm|behavi|cand|clam|col|endeav|fav|ferv|flav|harb|hon|hum|lab|neighb|od|parl|ranc|rig|"
+                r"rum|savi|sav|splend|succ|tum|val|vap|vig)our"), r"\1or"),
+    # centre, theatres, kilometre, fibre, centred
+    (re.compile(r"(cent|theat|met|lit|fib|calib|somb|spect|lust|meag|sab)r(e|es|ed)$"),
+     lambda m: m.group(1) + {"e": "er", "es": "ers", "ed": "ered"}[m.group(2)]),
+    # organise, organisation, realised, analyse
+    (re.compile(r"^(?!(?:prise|prised|prises|prising)$)(\w{2,}[aeiou]\w*)is(e|es|ed|ing|ation|ations|er|ers)$"),
+     r"\1iz\2"),
+    (re.compile(r"^(\w+)ys(e|es|ed|ing)$"), r"\1yz\2"),
+    # travelled, labelling, counsellor, marvellous
+    (re.compile(r"^(travel|cancel|label|model|fuel|signal|channel|counsel|level|marvel|tunnel|quarrel|equal|dial|duel|"
+                r"panel|shovel|rival|pedal|total|revel|libel|refuel|remodel|unravel|enamel|funnel|pummel|jewel)"
+                r"l(ed|ing|er|ers|or|ors|ous)$"), r"\1\2"),
+    # haemoglobin, paediatric, anaemia, oestrogen, foetus, sulphur, leukaemia, orthopaedic
+    (re.compile(r"^(ha|ana|leuka|pa|orthopa)e(m|d)"), lambda m: m.group(1)[:-1] + "e" + m.group(2)),
+    (re.compile(r"^oe(str|soph|dem)"), r"e\1"),
+    (re.compile(r"^foet"), "fet"),
+    (re.compile(r"^sulph"), "sulf"),
+)
+
+
+def american_spelling(word: str) -> str:
+    """A lower-case word with its British spelling made American ("organisation" -> "organization")."""
+    if word in _BRITISH_WORDS:
+        return _BRITISH_WORDS[word]
+    for pattern, replacement in _BRITISH_PATTERNS:
+        word = pattern.sub(replacement, word, count=1)
+    return word
+
+
 @lru_cache(maxsize=131072)
 def stem(word: str) -> str:
-    """The Snowball English stem of a lower-case word ("collaborate", "collaboration" -> "collabor")."""
-    return _stemmer().stemWord(_IRREGULAR.get(word, word))
+    """The Snowball English stem of a lower-case word ("collaborate", "collaboration" -> "collabor").
+
+    British and American spellings share a stem ("organisation", "organization" -> "organ").
+    """
+    return _stemmer().stemWord(_IRREGULAR.get(word) or american_spelling(word))
 
 
 def words(text: str) -> list[str]:

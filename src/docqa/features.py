@@ -198,6 +198,8 @@ def question_info(question: str) -> QuestionInfo:
 
 # Words as mentions: "2008-09" mentions 2008, "Newcastle's" mentions Newcastle, "2,000" is 2000.
 _MENTION = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|[^\W_]+(?:[-–][^\W_]+)*")
+# A name of several words: "German Foreign Office", "University of Chicago", "Department of the Interior".
+_NAME_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:(?:of|the|and|for|on)\s+)*[A-Z][\w’'-]*)*")
 
 
 def _mention_tokens(text: str) -> list[tuple[int, int, str]]:
@@ -209,6 +211,11 @@ def _mentioned(text: str) -> set[str]:
     for _, _, token in _mention_tokens(text):
         found.add(token)
         found.update(re.split(r"[-–]", token))
+    # a name mentions its initials: "European Union" mentions "EU", "United Nations" "UN"
+    for run in _NAME_RUN.finditer(text):
+        initials = "".join(word[0] for word in run.group().split() if word[0].isupper() and word.lower() not in _NOT_NAMES)
+        if len(initials) > 1:
+            found.add(initials)
     return found
 
 
@@ -256,6 +263,11 @@ _LOOSE = {
     "name": re.compile(r"\bby (?:the |a |an |its |their )?[a-z]", re.IGNORECASE),
 }
 _ANY_CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*")
+_AGENT_BEFORE = re.compile(r"\b(?:by|with)\s+(?:the\s+|a\s+|an\s+)?$", re.IGNORECASE)
+# A place need not be a name: "through the depths of the oceans", "across the plains" (the noun
+# not one of the question's own words).
+_COMMON_PLACE = re.compile(r"\b(?:through|throughout|across|along|into|around|near|inside|outside|beneath|under|"
+                           r"towards?) (?:the|a|an|its|their) ([a-z][\w’'-]*)", re.IGNORECASE)
 
 
 def anchored_kind_missing(info: QuestionInfo, candidates: Sequence) -> tuple[str, ...]:
@@ -289,10 +301,20 @@ def _could_answer(info: QuestionInfo, sentence: str) -> bool:
     others = " ".join(w for w in _WORD.findall(sentence) if w.lower() not in info.words)
     if _LOOSE[info.kind].search(others):
         return True
-    # a name anywhere, even first in the sentence ("Riyadh hosted the conference")
-    return info.kind in ("name", "place") and any(
-        m.lower() not in _NOT_NAMES and m.lower() not in STOPWORDS and m.lower() not in info.words
-        for m in _ANY_CAPITALISED.findall(sentence))
+    if info.kind == "place" and any(m.group(1).lower() not in info.words for m in _COMMON_PLACE.finditer(sentence)):
+        return True
+    if info.kind not in ("name", "place"):
+        return False
+    # a name anywhere, even first in the sentence ("Riyadh hosted the conference"); but for a
+    # place, not a name after "by" or "with": "hosted by the German Foreign Office", "in
+    # collaboration with Microsoft" name who took part, not where
+    for run in _NAME_RUN.finditer(sentence):
+        if info.kind == "place" and _AGENT_BEFORE.search(sentence, 0, run.start()):
+            continue
+        if any(m.lower() not in _NOT_NAMES and m.lower() not in STOPWORDS and m.lower() not in info.words
+               for m in _ANY_CAPITALISED.findall(run.group())):
+            return True
+    return False
 
 
 def weighted_share(terms: Sequence[str], present, stats: TermStatistics) -> float:

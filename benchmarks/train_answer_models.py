@@ -22,6 +22,11 @@ Both are logistic regressions (scikit-learn) over standardised features, written
 src/docqa/models/. The script then reports, on the test half: the share of answers containing
 a gold answer, false declines, and out-of-corpus declines; and writes them to
 benchmarks/results/answer_models.json.
+
+Each half's 8-article corpus is also asked that half's paraphrased questions
+(benchmarks/paraphrased.py: in people's own words, and on-topic ones the articles don't
+answer). They are measured, not trained on, and reported under "paraphrased", with what other
+thresholds would do to them ("test_half_threshold_curve").
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from docqa.features import (QUESTION_FEATURES, SENTENCE_FEATURES, LinearModel,  
                             anchored_kind_missing, question_feature_row, question_info, sentence_feature_rows)
 from docqa.pipeline import Pipeline  # noqa: E402
 from docqa.retrieve import retrieve  # noqa: E402
+from paraphrased import half_titles, read_questions, with_paraphrased_questions  # noqa: E402
 
 MODELS = ROOT / "src" / "docqa" / "models"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -58,15 +64,23 @@ def normal(text: str) -> str:
 
 
 def collect(squad_path: Path, parity: int, embedder, cache: Path, *, single_articles: int = 0) -> dict:
-    """Gather candidates and features for one half: its 8+4 split, and single-article corpora."""
+    """Gather candidates and features for one half: its 8+4 split, and single-article corpora.
+
+    The 8+4 split also asks the half's paraphrased questions (benchmarks/paraphrased.py),
+    answerable and not, beside SQuAD's own.
+    """
     squad = json.loads(squad_path.read_text())
     articles = [a for i, a in enumerate(squad["data"]) if i % 2 == parity][: IN_CORPUS + OUT_OF_CORPUS]
+    titles = half_titles(squad, "train" if parity == 0 else "test")
+    paraphrased = [q for q in read_questions() if q["article"] in titles]
     items: list = []
     runs = [(articles, OUT_OF_CORPUS, None)]
     for number in range(single_articles):
         others = articles[:number] + articles[number + 1 :]
         runs.append(([articles[number]] + others, len(others), "balanced"))
     for run_number, (run_articles, holdout, balance) in enumerate(runs):
+        if run_number == 0:
+            run_articles = with_paraphrased_questions(run_articles, paraphrased, keep_original=True)
         folder = cache / f"half{parity}-run{run_number}"
         folder.mkdir(parents=True, exist_ok=True)
         subset = folder / "squad.json"
@@ -80,8 +94,13 @@ def collect(squad_path: Path, parity: int, embedder, cache: Path, *, single_arti
         if balance:
             random.Random(run_number).shuffle(outside)
             outside = outside[: len(inside)]
-        items += [dict(item, run=run_number) for item in gather(pipeline, embedder, inside + outside)]
+        not_answered = [q for q in dataset.questions if q.kind == "impossible" and is_paraphrased(q)]
+        items += [dict(item, run=run_number) for item in gather(pipeline, embedder, inside + outside + not_answered)]
     return {"items": items}
+
+
+def is_paraphrased(question) -> bool:
+    return question.id.startswith("para-")
 
 
 def gather(pipeline: Pipeline, embedder, questions) -> list[dict]:
@@ -132,17 +151,45 @@ def measure(collected: dict, sentence_model: LinearModel, answerability: LinearM
     rows, labels, best = question_rows(collected, sentence_model)
     answerable_p = answerability.probabilities(rows)
     declined = (answerable_p < answerability.threshold) | anchored_without_kind(collected)
-    in_corpus = labels == 1
-    contains = [bool(item["labels"][b]) if b is not None else False for item, b in zip(collected["items"], best)]
-    return {
+    paraphrased = np.array([is_paraphrased(item["question"]) for item in collected["items"]], dtype=bool)
+    contains = np.array([bool(item["labels"][b]) if b is not None else False for item, b in zip(collected["items"], best)])
+    some = np.array([bool(item["labels"].any()) for item in collected["items"]])
+    in_corpus, outside = (labels == 1) & ~paraphrased, (labels == 0) & ~paraphrased
+    result = {
         "in_corpus_questions": int(in_corpus.sum()),
-        "out_of_corpus_questions": int((~in_corpus).sum()),
-        "best_sentence_contains_gold": float(np.mean([c for c, i in zip(contains, in_corpus) if i])),
-        "answer_contains_gold": float(np.mean([c and not d for c, d, i in zip(contains, declined, in_corpus) if i])),
-        "some_candidate_contains_gold": float(np.mean([bool(item["labels"].any()) for item, i in zip(collected["items"], in_corpus) if i])),
+        "out_of_corpus_questions": int(outside.sum()),
+        "best_sentence_contains_gold": float(contains[in_corpus].mean()),
+        "answer_contains_gold": float((contains & ~declined)[in_corpus].mean()),
+        "some_candidate_contains_gold": float(some[in_corpus].mean()),
         "false_declines": float(declined[in_corpus].mean()),
-        "out_of_corpus_declined": float(declined[~in_corpus].mean()),
+        "out_of_corpus_declined": float(declined[outside].mean()),
     }
+    answered_para, unanswered_para = (labels == 1) & paraphrased, (labels == 0) & paraphrased
+    if answered_para.any():
+        result["paraphrased"] = {
+            "answerable_questions": int(answered_para.sum()),
+            "unanswerable_questions": int(unanswered_para.sum()),
+            "best_sentence_contains_gold": float(contains[answered_para].mean()),
+            "answer_contains_gold": float((contains & ~declined)[answered_para].mean()),
+            "false_declines": float(declined[answered_para].mean()),
+            "unanswerable_declined": float(declined[unanswered_para].mean()),
+        }
+    return result
+
+
+def threshold_curve(collected: dict, sentence_model: LinearModel, answerability: LinearModel) -> list[dict]:
+    """What other thresholds would decline, on ``collected``: the trade-off the threshold makes."""
+    curve = []
+    for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, answerability.threshold, 0.9):
+        at = LinearModel(answerability.features, answerability.weights, answerability.bias, answerability.mean,
+                         answerability.scale, threshold)
+        measured = measure(collected, sentence_model, at)
+        paraphrased = measured.get("paraphrased", {})
+        curve.append({"threshold": threshold, "false_declines": measured["false_declines"],
+                      "out_of_corpus_declined": measured["out_of_corpus_declined"],
+                      "paraphrased_false_declines": paraphrased.get("false_declines"),
+                      "paraphrased_unanswerable_declined": paraphrased.get("unanswerable_declined")})
+    return sorted(curve, key=lambda point: point["threshold"])
 
 
 def anchored_without_kind(collected: dict) -> np.ndarray:
@@ -167,20 +214,26 @@ def main() -> int:
     train = collect(args.squad, 0, embedder, args.cache / "train", single_articles=4)
     test = collect(args.squad, 1, embedder, args.cache / "test", single_articles=2)
 
-    sentence_rows = np.vstack([i["rows"] for i in train["items"] if i["question"].kind == "answerable" and len(i["rows"])])
-    sentence_labels = np.concatenate([i["labels"] for i in train["items"] if i["question"].kind == "answerable" and len(i["rows"])])
+    # SQuAD's questions train both models; the paraphrased ones are only measured (see the docstring).
+    trained_on = [i for i in train["items"]
+                  if i["question"].kind == "answerable" and not is_paraphrased(i["question"]) and len(i["rows"])]
+    sentence_rows = np.vstack([i["rows"] for i in trained_on])
+    sentence_labels = np.concatenate([i["labels"] for i in trained_on])
     sentence_model = fit(sentence_rows, sentence_labels, SENTENCE_FEATURES)
 
     rows, labels, _ = question_rows(train, sentence_model)
-    answerability = fit(rows, labels, QUESTION_FEATURES)
+    paraphrased = np.array([is_paraphrased(item["question"]) for item in train["items"]], dtype=bool)
+    answerability = fit(rows[~paraphrased], labels[~paraphrased], QUESTION_FEATURES)
     runs = np.array([item["run"] for item in train["items"]])
-    np.savez(args.cache / "answerability_rows.npz", rows=rows, labels=labels, runs=runs)
-    # The budget covers every decline: those of the anchored-kind rule first, then the model's.
+    np.savez(args.cache / "answerability_rows.npz", rows=rows, labels=labels, runs=runs, paraphrased=paraphrased)
+    # The budget covers every decline of SQuAD's in-corpus questions: those of the anchored-kind
+    # rule first, then the model's.
     ruled = anchored_without_kind(train)
-    in_corpus_p = np.sort(answerability.probabilities(rows[(labels == 1) & ~ruled]))
-    budget = int(MAX_FALSE_DECLINES * int((labels == 1).sum())) - int(ruled[labels == 1].sum())
+    squad_in = (labels == 1) & ~paraphrased
+    in_corpus_p = np.sort(answerability.probabilities(rows[squad_in & ~ruled]))
+    budget = int(MAX_FALSE_DECLINES * int(squad_in.sum())) - int(ruled[squad_in].sum())
     if budget < 0:
-        print(f"warning: the detail-missing declines alone take {int(ruled[labels == 1].sum())} in-corpus questions, "
+        print(f"warning: the detail-missing declines alone take {int(ruled[squad_in].sum())} in-corpus questions, "
               f"over the budget of {MAX_FALSE_DECLINES:.0%}; the model then declines none", file=sys.stderr)
     threshold = float(in_corpus_p[max(budget, 0)])
     answerability = LinearModel(answerability.features, answerability.weights, answerability.bias,
@@ -196,6 +249,7 @@ def main() -> int:
         "train_half_single_article_corpora": measure(subset(train, lambda run: run > 0), sentence_model, answerability),
         "test_half": measure(subset(test, lambda run: run == 0), sentence_model, answerability),
         "test_half_single_article_corpora": measure(subset(test, lambda run: run > 0), sentence_model, answerability),
+        "test_half_threshold_curve": threshold_curve(subset(test, lambda run: run == 0), sentence_model, answerability),
         "sentence_weights": dict(zip(SENTENCE_FEATURES, sentence_model.weights)),
         "answerability_weights": dict(zip(QUESTION_FEATURES, answerability.weights)),
         "threshold": answerability.threshold,

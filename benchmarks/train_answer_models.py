@@ -48,7 +48,8 @@ from docqa.datasets import load_squad  # noqa: E402
 from docqa.embedding import MiniLMEmbedder  # noqa: E402
 from docqa.evaluate import prepare_corpus  # noqa: E402
 from docqa.features import (QUESTION_FEATURES, SENTENCE_FEATURES, LinearModel,  # noqa: E402
-                            anchored_kind_missing, question_feature_row, question_info, sentence_feature_rows)
+                            anchored_kind_missing, money_missing, question_feature_row, question_info,
+                            sentence_feature_rows)
 from docqa.pipeline import Pipeline  # noqa: E402
 from docqa.retrieve import retrieve  # noqa: E402
 from paraphrased import half_titles, read_questions, with_paraphrased_questions  # noqa: E402
@@ -150,7 +151,7 @@ def question_rows(collected: dict, sentence_model: LinearModel) -> tuple[np.ndar
 def measure(collected: dict, sentence_model: LinearModel, answerability: LinearModel) -> dict:
     rows, labels, best = question_rows(collected, sentence_model)
     answerable_p = answerability.probabilities(rows)
-    declined = (answerable_p < answerability.threshold) | anchored_without_kind(collected)
+    declined = (answerable_p < answerability.threshold) | declined_by_rule(collected)
     paraphrased = np.array([is_paraphrased(item["question"]) for item in collected["items"]], dtype=bool)
     contains = np.array([bool(item["labels"][b]) if b is not None else False for item, b in zip(collected["items"], best)])
     some = np.array([bool(item["labels"].any()) for item in collected["items"]])
@@ -192,9 +193,10 @@ def threshold_curve(collected: dict, sentence_model: LinearModel, answerability:
     return sorted(curve, key=lambda point: point["threshold"])
 
 
-def anchored_without_kind(collected: dict) -> np.ndarray:
-    """Questions docqa declines whatever the model says: the sentences about what they name lack what they ask."""
-    return np.array([bool(anchored_kind_missing(item["info"], item["candidates"])) for item in collected["items"]], dtype=bool)
+def declined_by_rule(collected: dict) -> np.ndarray:
+    """Questions docqa declines whatever the model says: the sentences found lack the detail they ask."""
+    return np.array([bool(anchored_kind_missing(item["info"], item["candidates"])) or money_missing(item["info"], item["candidates"])
+                     for item in collected["items"]], dtype=bool)
 
 
 def subset(collected: dict, keep) -> dict:
@@ -228,7 +230,7 @@ def main() -> int:
     np.savez(args.cache / "answerability_rows.npz", rows=rows, labels=labels, runs=runs, paraphrased=paraphrased)
     # The budget covers every decline of SQuAD's in-corpus questions: those of the anchored-kind
     # rule first, then the model's.
-    ruled = anchored_without_kind(train)
+    ruled = declined_by_rule(train)
     squad_in = (labels == 1) & ~paraphrased
     in_corpus_p = np.sort(answerability.probabilities(rows[squad_in & ~ruled]))
     budget = int(MAX_FALSE_DECLINES * int(squad_in.sum())) - int(ruled[squad_in].sum())

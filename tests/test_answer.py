@@ -246,3 +246,44 @@ def test_a_question_about_a_missing_detail_is_declined_and_says_why():
                               {"events.txt": document}, term_statistics([EVENTS]), always)
     assert answered.answerable and "Riyadh" in answered.text
     assert answered.extra["evidence"]["mentioned_without_kind"] == []
+
+
+@pytest.mark.parametrize("question, text, declined", [
+    # a year gives no sum, age or count ...
+    ("How much did the 2011 conference cost?", "The 2011 conference opened in Riyadh in 2012.", True),
+    ("How old was Smith when the 2011 conference opened?", "Smith opened the 2011 conference in 2012.", True),
+    ("How many people came to the 2011 conference?", "The 2011 conference opened in 2012.", True),
+    # ... but a sum, a share, an age, a count (even of four digits) may
+    ("How much did the 2011 conference cost?", "The 2011 conference cost $2 million.", False),
+    ("How much did the 2011 conference cost?", "The 2011 conference took 40 percent of the budget.", False),
+    ("How old was Smith when the 2011 conference opened?", "Smith, aged 54, opened the 2011 conference.", False),
+    ("How many people came to the 2011 conference?", "The 2011 conference drew 1500 people.", False),
+    ("How many people came to the 2011 conference?", "The 2011 conference drew several hundred people.", False),
+    # a year does say how long
+    ("How long did the 2011 conference last?", "The 2011 conference ran from 2011 to 2012.", False),
+    # the sum may come in the next sentence
+    ("How much did Levi's Stadium cost?", "The game was played at Levi's Stadium. The $1.2 billion stadium opened in 2014.",
+     False),
+])
+def test_a_sum_an_age_or_a_count_is_not_a_year(question, text, declined):
+    from docqa.features import anchored_kind_missing, question_info
+
+    hit = Hit(Chunk("c1", "t.txt", 0, len(text), text, 20), 0.9, 1)
+    assert bool(anchored_kind_missing(question_info(question), _candidates(hit, text, [0.5, 0.4]))) == declined
+
+
+def test_a_question_about_money_is_declined_when_no_passage_gives_a_sum():
+    from docqa.features import money_missing, question_info
+
+    document, hit, candidates = _events()
+    question = "How much money does the group spend each year?"
+    assert money_missing(question_info(question), candidates)
+    answer = compose_answer(question, [hit], candidates, {"events.txt": document}, term_statistics([EVENTS]),
+                            AnswerPolicy(decline_threshold=0.0))
+    assert not answer.answerable and answer.citations == ()
+    assert answer.text == "The documents don't say: none of the passages found gives a sum of money."
+    assert answer.extra["evidence"]["no_sum_of_money"] is True
+    text = "The group spends $2 million a year."
+    priced = Hit(Chunk("c2", "t.txt", 0, len(text), text, 10), 0.9, 1)
+    assert not money_missing(question_info(question), _candidates(priced, text, [0.5]))
+    assert not money_missing(question_info("How much did the group grow?"), candidates)  # not a sum of money

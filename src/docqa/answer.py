@@ -14,7 +14,8 @@ from typing import Mapping, Sequence
 
 
 from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, anchored_kind_missing, asks_for_several,
-                       question_feature_row, question_info, sentence_feature_rows, shipped_model, term_statistics)
+                       money_missing, question_feature_row, question_info, sentence_feature_rows, shipped_model,
+                       term_statistics)
 from .sentences import split_sentences
 from .short_answer import find_short_answer
 from .terms import QUESTION_WORDS, STOPWORDS, stem, words
@@ -145,10 +146,17 @@ def compose_answer(
         "asked_kind_missing": bool(info.kind) and bool(scored) and not scored[0].type_present,
         # the question's names and numbers, when every sentence mentioning them lacks what it asks
         "mentioned_without_kind": list(anchored_kind_missing(info, candidates)),
+        # the question asks how much money, and no sentence found gives a sum
+        "no_sum_of_money": money_missing(info, candidates),
     }
-    if not scored or answerable_probability < threshold or evidence["mentioned_without_kind"]:
+    if not scored or answerable_probability < threshold or evidence["mentioned_without_kind"] or evidence["no_sum_of_money"]:
         mentioned = evidence["mentioned_without_kind"]
-        text = _detail_missing_text(mentioned, info.kind) if mentioned else _decline_text(unknown)
+        if mentioned:
+            text = _detail_missing_text(mentioned, info.kind)
+        elif evidence["no_sum_of_money"]:
+            text = "The documents don't say: none of the passages found gives a sum of money."
+        else:
+            text = _decline_text(unknown)
         return Answer(question, text, False, (), by_evidence(hits, scored),
                       extra={"short_answer": None, "evidence": evidence})
 

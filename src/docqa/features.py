@@ -270,6 +270,65 @@ _COMMON_PLACE = re.compile(r"\b(?:through|throughout|across|along|into|around|ne
                            r"towards?) (?:the|a|an|its|their) ([a-z][\w’'-]*)", re.IGNORECASE)
 
 
+# "How much did it cost?" asks for an amount of money, "How old was he?" for an age, "How many
+# ships?" for a count: a year gives none of them ("In 1979, GTE bought Telenet" does not say for
+# how much), though it can say how long.
+_AMOUNT_ASKED = {
+    "money": re.compile(r"^how much\b[^?]*\b(?:cost|costs|pay|paid|pays|spend|spent|earn|earned|earns|raise|raised|sell|"
+                        r"sold|worth|charge|charged|money|budget|price|fees?|salary|wages?|revenue|profits?|invest|"
+                        r"invested|fund|funded|funding)\b|^what (?:was|is|were|are) the (?:cost|price|budget|fee|salary)\b"),
+    "age": re.compile(r"^how old\b"),
+    "count": re.compile(r"^how many\b"),
+}
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+                 r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|"
+                 r"thousands?|millions?|billions?|dozens?")
+_AMOUNT_GIVEN = {
+    "money": re.compile(r"[$£€¥₹]|\b(?:dollars?|pounds?|euros?|yen|francs?|marks|cents?|pence|shillings?|rupees?|guineas?|"
+                        r"crowns?|lire|ducats?|florins?|USD|GBP|EUR|million|billion|trillion|free|nothing|cheap\w*|"
+                        r"expensive|costly|afford\w*|percent|per cent|half|third|quarter|share|fraction)\b|%",
+                        re.IGNORECASE),
+    "age": re.compile(r"\b\d{1,3}\b|\b(?:" + _NUMBER_WORDS + r"|old|aged?|born|birth|young\w*|youth|child\w*|teen\w*|"
+                      r"infan\w*|adult\w*|decades?)\b", re.IGNORECASE),
+    "count": re.compile(r"\b\d{1,3}(?:,\d{3})*(?:\.\d+)?\b|\b\d{5,}\b|%|\b(?:" + _NUMBER_WORDS + r"|several|few|many|"
+                        r"numerous|both|pair|couple|single|half|majority|minority|all|none|each|every|various|multiple|"
+                        r"countless|twice|once|percent|second|minute|hour|day|week|month|year|decade|centur)",
+                        re.IGNORECASE),
+}
+# A four-digit number is a year after these words ("in 1979"), or as part of a span ("1979-80").
+_YEAR_CONTEXT = re.compile(r"(?:\b(?:in|since|by|until|till|from|during|before|after|of|circa|c\.|year|the|early|late|"
+                           r"mid|around|about|to|and|between)\s+)$", re.IGNORECASE)
+_FOUR_DIGITS = re.compile(r"\b\d{4}\b(?![-–]\d)(?!s\b)")
+
+
+def _amount_asked(info: QuestionInfo) -> str | None:
+    question = info.text.strip().lower()
+    return next((amount for amount, asked in _AMOUNT_ASKED.items() if asked.search(question)), None)
+
+
+def _amount_given(amount: str, sentence: str, question_words: frozenset[str]) -> bool:
+    """Whether ``sentence`` might give the ``amount`` asked for (read loosely; the question's own words don't count)."""
+    if any(m.group().lower() not in question_words for m in _AMOUNT_GIVEN[amount].finditer(sentence)):
+        return True
+    # a count may be a four-digit number that is not a year: "1500 soldiers"
+    return amount == "count" and any(
+        m.group() not in question_words and not _YEAR_CONTEXT.search(sentence, 0, m.start())
+        for m in _FOUR_DIGITS.finditer(sentence))
+
+
+def money_missing(info: QuestionInfo, candidates: Sequence) -> bool:
+    """Whether the question asks how much money, and no sentence found gives any amount at all.
+
+    Sums are written with a currency ("$5 million", "300 pounds") or a share ("40 percent");
+    when the passages found hold none, the documents don't say ("How much money does the group
+    have to spend each year?" of a page without a figure).
+    """
+    question = info.text.strip()
+    if info.kind != "number" or _LATER_QUESTION.search(question) or _amount_asked(info) != "money":
+        return False
+    return bool(candidates) and not any(_amount_given("money", c.text, info.words) for c in candidates)
+
+
 def anchored_kind_missing(info: QuestionInfo, candidates: Sequence) -> tuple[str, ...]:
     """What the question mentions, when the sentences found that mention it lack the kind asked for.
 
@@ -283,7 +342,10 @@ def anchored_kind_missing(info: QuestionInfo, candidates: Sequence) -> tuple[str
         return ()
     if not (_DIRECT[info.kind].search(question.lower()) or (info.kind == "name" and _NAME_ASKED.search(question.lower()))):
         return ()
-    wanted = {phrase: phrase.split(" ") for phrase in question_mentions(question)}
+    # a lone digit ("a 1/2 minute commercial") is too common to be what a question is about
+    wanted = {phrase: phrase.split(" ") for phrase in question_mentions(question) if not re.fullmatch(r"\d", phrase)}
+    following = {(c.hit.chunk.chunk_id, c.position): c for c in candidates}
+    amount = _amount_asked(info) if info.kind == "number" else None
     mentioned: set[str] = set()
     for candidate in candidates:
         tokens = _mentioned(candidate.text)
@@ -291,11 +353,18 @@ def anchored_kind_missing(info: QuestionInfo, candidates: Sequence) -> tuple[str
         if found:
             if _could_answer(info, candidate.text):
                 return ()
+            # an amount may follow in the next sentence: "… at Levi's Stadium. The $1.2 billion stadium …"
+            after = following.get((candidate.hit.chunk.chunk_id, candidate.position + 1)) if amount else None
+            if after is not None and _could_answer(info, after.text):
+                return ()
             mentioned |= found
     return tuple(phrase for phrase in wanted if phrase in mentioned)
 
 
 def _could_answer(info: QuestionInfo, sentence: str) -> bool:
+    amount = _amount_asked(info) if info.kind == "number" else None
+    if amount is not None:
+        return _amount_given(amount, sentence, info.words)
     if _type_matches(info.kind, sentence, info.words):
         return True
     others = " ".join(w for w in _WORD.findall(sentence) if w.lower() not in info.words)

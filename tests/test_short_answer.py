@@ -33,6 +33,22 @@ def test_expected_types():
     assert expected_type("Why did it start?") is None
 
 
+@pytest.mark.parametrize("question, kind", [
+    # a "when", "where" or "who" after the question's own wh-word opens a clause: it asks nothing
+    ("Which pupils do teachers favour when keeping order takes lesson time?", None),
+    ("What happens to layers of rock when they are squeezed?", None),
+    ("What would a teacher do for someone who is timid?", None),
+    ("What Super Bowl was the last where a fumble was returned?", None),
+    # the question's own wh-word still does
+    ("Who fumbled the ball when tackled by Darian Stewart?", "name"),
+    ("Where was the meeting held when the owners voted?", "place"),
+    ("What is the name of the stadium where the game was played?", "name"),
+    ("What is it called when people rebel against unfair laws?", "name"),
+])
+def test_a_clause_does_not_say_what_a_question_asks(question, kind):
+    assert expected_type(question) == kind
+
+
 def test_a_place_is_named_after_a_preposition_of_place_and_is_not_a_month_or_a_names_topic():
     assert expected_type("In which city was the conference held?") == expected_type("Where was it held?") == "place"
     assert expected_type("Which city has the most people?") == "name"  # a city's name, not where something is

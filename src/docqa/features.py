@@ -146,9 +146,20 @@ KIND_PHRASES = {
 _ASKS = {kind: re.compile(r"\b(?:" + phrase + ")") for kind, phrase in KIND_PHRASES.items()}
 
 
+# A question's own wh-word, and the wh-words that open a clause after it: "Which pupils do
+# teachers favour when order takes lesson time?" asks for no date, "What would someone who
+# disobeys do?" for no name.
+_OWN_WH = re.compile(r"^\W*(?:(?:in|on|at|during|since|until|by|from|to|for|of|with|after|before|under) )?"
+                     r"(?:what|which|who|whom|whose|when|where|why|how)\b")
+_CLAUSE_WH = re.compile(r"\b(?:when|where|who|whom|whose)\b")
+
+
 def expected_type(question: str) -> str | None:
     """The kind of thing a question asks for: ``number``, ``date``, ``place``, ``name`` or None."""
     q = question.lower()
+    own = _OWN_WH.search(q)
+    if own:
+        q = q[: own.end()] + _CLAUSE_WH.sub("-", q[own.end() :])
     return next((kind for kind, asks in _ASKS.items() if asks.search(q)), None)
 
 

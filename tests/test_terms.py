@@ -15,19 +15,36 @@ from docqa.terms import american_spelling, content_terms, stem
     ("centre", "center"), ("kilometres", "kilometers"), ("centred", "centered"), ("travelled", "traveled"),
     ("counsellor", "counselor"), ("programme", "program"), ("defence", "defense"), ("haemoglobin", "hemoglobin"),
     ("paediatric", "pediatric"), ("oestrogen", "estrogen"), ("sulphur", "sulfur"), ("jewellery", "jewelry"),
+    # every form of a word, not only the base
+    ("organisational", "organizational"), ("unfavourable", "unfavorable"), ("multicoloured", "multicolored"),
+    ("centring", "centering"), ("manoeuvred", "maneuvered"), ("cataloguing", "cataloging"), ("licencing", "licensing"),
+    ("moulded", "molded"), ("ploughing", "plowing"), ("palaeontology", "paleontology"), ("anaesthetic", "anesthetic"),
+    ("diarrhoea", "diarrhea"), ("medallist", "medalist"), ("woollen", "woolen"), ("focussed", "focused"),
 ])
 def test_british_and_american_spellings_share_a_stem(british, american):
     assert stem(british) == stem(american)
 
 
 @pytest.mark.parametrize("word", ["hour", "four", "your", "tour", "rise", "wise", "prise", "crisis", "paella",
-                                  "aerial", "literature", "acre", "genre", "dialogue", "cancel", "label"])
+                                  "aerial", "literature", "acre", "genre", "dialogue", "cancel", "label", "paradise",
+                                  "improvise", "advertise", "exercise", "promise", "expertise", "franchise"])
 def test_words_that_only_look_british_keep_their_spelling(word):
     assert american_spelling(word) == word
 
 
-def test_prise_is_not_prize():
-    assert stem("prise") != stem("prize")
+@pytest.mark.parametrize("one, other", [
+    ("prise", "prize"), ("paradise", "parade"), ("improvise", "improve"), ("imprecise", "imprecation"), ("tonne", "ton"),
+])
+def test_different_words_keep_different_stems(one, other):
+    assert stem(one) != stem(other)
+
+
+@pytest.mark.parametrize("one, other", [
+    ("television", "televised"), ("supervision", "supervised"), ("advertisement", "advertising"),
+    ("precision", "precise"), ("promising", "promisingly"),
+])
+def test_a_word_spelt_so_in_american_too_keeps_its_family(one, other):
+    assert stem(one) == stem(other)
 
 
 def test_content_terms_match_across_spellings():

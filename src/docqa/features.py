@@ -222,11 +222,11 @@ def _mentioned(text: str) -> set[str]:
     for _, _, token in _mention_tokens(text):
         found.add(token)
         found.update(re.split(r"[-–]", token))
-    # a name mentions its initials: "European Union" mentions "EU", "United Nations" "UN"
+    # a name mentions its initials, and those of its last words: "European Union" mentions
+    # "EU", "Super Bowl Most Valuable Player" "MVP"
     for run in _NAME_RUN.finditer(text):
         initials = "".join(word[0] for word in run.group().split() if word[0].isupper() and word.lower() not in _NOT_NAMES)
-        if len(initials) > 1:
-            found.add(initials)
+        found.update(initials[start:] for start in range(len(initials) - 1))
     return found
 
 
@@ -266,7 +266,7 @@ _LATER_QUESTION = re.compile(r"^\s*\S.*?(?:[\s,](?:what|which|who|whom|where|how
 # 2011" does not answer "how many came in 2011?").
 _LOOSE = {
     "date": re.compile(r"\d|\b(?:centur|decade|ago\b|eras?\b|epoch|period|season|spring\b|summer|autumn|winter|"
-                       r"recent|later\b|earlier\b|after\b|before\b|until\b|since\b|during\b|" + WEEKDAY_PATTERN + ")",
+                       r"recent|later\b|earlier\b|after\b|before\b|until\b|since\b|during\b|following\b|prior\b|" + WEEKDAY_PATTERN + ")",
                        re.IGNORECASE),
     "number": re.compile(r"\d|\b(?:half|third|quarter|few|several|percent|second|minute|hour|day|week|month|year|"
                          r"decade|centur)", re.IGNORECASE),
@@ -274,7 +274,10 @@ _LOOSE = {
     "name": re.compile(r"\bby (?:the |a |an |its |their )?[a-z]", re.IGNORECASE),
 }
 _ANY_CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*")
-_AGENT_BEFORE = re.compile(r"\b(?:by|with)\s+(?:the\s+|a\s+|an\s+)?$", re.IGNORECASE)
+_ORGANISATION = re.compile(r"\b(?:Office|Ministry|Department|Agency|Committee|Commission|Council|Corporation|Company|"
+                           r"Inc|Ltd|Group|Team|Association|Organi[sz]ation|Foundation|Bureau|Directorate|Secretariat|"
+                           r"Service|Party|Board|Authority|Administration|Force|Unit|Network|Partners|Initiative|Fund|"
+                           r"Bank|Police|Army|Navy)\b")
 # A place need not be a name: "through the depths of the oceans", "across the plains" (the noun
 # not one of the question's own words).
 _COMMON_PLACE = re.compile(r"\b(?:through|throughout|across|along|into|around|near|inside|outside|beneath|under|"
@@ -285,31 +288,38 @@ _COMMON_PLACE = re.compile(r"\b(?:through|throughout|across|along|into|around|ne
 # ships?" for a count: a year gives none of them ("In 1979, GTE bought Telenet" does not say for
 # how much), though it can say how long.
 _AMOUNT_ASKED = {
-    "money": re.compile(r"^how much\b[^?]*\b(?:cost|costs|pay|paid|pays|spend|spent|earn|earned|earns|raise|raised|sell|"
-                        r"sold|worth|charge|charged|money|budget|price|fees?|salary|wages?|revenue|profits?|invest|"
-                        r"invested|fund|funded|funding)\b|^what (?:was|is|were|are) the (?:cost|price|budget|fee|salary)\b"),
+    "money": re.compile(r"^how much\b[^?]*\b(?:money|cost|costs|costing|price|priced|prices|paid|pay|pays|fees?|"
+                        r"salary|salaries|wages?|budget|revenues?|profits?|funding|invested|investment)\b|"
+                        r"^what (?:was|is|were|are) the (?:cost|price|budget|fee|salary)\b"),
     "age": re.compile(r"^how old\b"),
     "count": re.compile(r"^how many\b"),
 }
 _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
                  r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|"
                  r"thousands?|millions?|billions?|dozens?")
+# Besides a number that is not a year, what may give each amount (read loosely).
 _AMOUNT_GIVEN = {
-    "money": re.compile(r"[$£€¥₹]|\b(?:dollars?|pounds?|euros?|yen|francs?|marks|cents?|pence|shillings?|rupees?|guineas?|"
-                        r"crowns?|lire|ducats?|florins?|USD|GBP|EUR|million|billion|trillion|free|nothing|cheap\w*|"
-                        r"expensive|costly|afford\w*|percent|per cent|half|third|quarter|share|fraction)\b|%",
-                        re.IGNORECASE),
-    "age": re.compile(r"\b\d{1,3}\b|\b(?:" + _NUMBER_WORDS + r"|old|aged?|born|birth|young\w*|youth|child\w*|teen\w*|"
-                      r"infan\w*|adult\w*|decades?)\b", re.IGNORECASE),
-    "count": re.compile(r"\b\d{1,3}(?:,\d{3})*(?:\.\d+)?\b|\b\d{5,}\b|%|\b(?:" + _NUMBER_WORDS + r"|several|few|many|"
-                        r"numerous|both|pair|couple|single|half|majority|minority|all|none|each|every|various|multiple|"
-                        r"countless|twice|once|percent|second|minute|hour|day|week|month|year|decade|centur)",
-                        re.IGNORECASE),
+    "money": re.compile(r"[$£€¥₹₩₽]|\d(?:bn|m|k)\b|\b(?:dollars?|pounds?|euros?|yen|yuan|renminbi|francs?|marks|cents?|"
+                        r"pence|shillings?|rupees?|guineas?|crowns?|lira|lire|pesos?|rubles?|roubles?|won|rand|kron[aeo]r?|"
+                        r"dinars?|dirhams?|riyals?|baht|rupiah|ringgit|shekels?|zloty|forints?|crores?|lakhs?|ducats?|"
+                        r"florins?|USD|GBP|EUR|grand|quid|bucks|million|billion|trillion|free|nothing|cheap\w*|"
+                        r"expensive|costly|afford\w*|percent|per cent|half|third|quarter|share|fraction|most|majority|"
+                        r"bulk|portion|part)\b|%", re.IGNORECASE),
+    "age": re.compile(r"\b(?:" + _NUMBER_WORDS + r"|old|aged?|born|birth|young\w*|youth|child\w*|teen\w*|infan\w*|"
+                      r"adult\w*|decades?)\b", re.IGNORECASE),
+    "count": re.compile(r"%|\b(?:" + _NUMBER_WORDS + r"|several|few|many|numerous|both|pair|couple|single|half|majority|"
+                        r"minority|all|none|each|every|various|multiple|countless|twice|once|percent|second|minute|hour|"
+                        r"day|week|month|year|decade|centur)", re.IGNORECASE),
 }
-# A four-digit number is a year after these words ("in 1979"), or as part of a span ("1979-80").
-_YEAR_CONTEXT = re.compile(r"(?:\b(?:in|since|by|until|till|from|during|before|after|of|circa|c\.|year|the|early|late|"
-                           r"mid|around|about|to|and|between)\s+)$", re.IGNORECASE)
-_FOUR_DIGITS = re.compile(r"\b\d{4}\b(?![-–]\d)(?!s\b)")
+_YEAR = re.compile(r"1\d{3}|20\d{2}")
+_COUNT_AFTER = re.compile(r"\s+(?:[a-z]+s\b|of\b|per\b|people\b|men\b|women\b|children\b|staff\b)")
+_COUNT_BEFORE = re.compile(r"\b(?:of|about|around|some|nearly|almost|over|under|than|approximately|roughly|by|with|had|"
+                           r"has|have|drew|attracted|numbered|totall?ed|to|and)\s+$", re.IGNORECASE)
+_LIFE = re.compile(r"\d{4}\s*[-–]\s*\d{2,4}")
+_DIGITS = re.compile(r"\d[\d,]*(?:\.\d+)?(?!\d)(?!s\b)")  # not "1990s"
+# A number is a year after these words: "in 1979", "since 2001", "March 2011".
+_YEAR_CONTEXT = re.compile(r"(?:\b(?:in|since|until|till|during|circa|c\.|year|" + "|".join(MONTHS) + r")\s+)$",
+                           re.IGNORECASE)
 
 
 def _amount_asked(info: QuestionInfo) -> str | None:
@@ -318,13 +328,24 @@ def _amount_asked(info: QuestionInfo) -> str | None:
 
 
 def _amount_given(amount: str, sentence: str, question_words: frozenset[str]) -> bool:
-    """Whether ``sentence`` might give the ``amount`` asked for (read loosely; the question's own words don't count)."""
+    """Whether ``sentence`` might give the ``amount`` asked for (read loosely; the question's own words don't count).
+
+    Any number may, unless it stands as a year ("in 1979"): "1500 troops", "4852 years old", "$5m".
+    """
     if any(m.group().lower() not in question_words for m in _AMOUNT_GIVEN[amount].finditer(sentence)):
         return True
-    # a count may be a four-digit number that is not a year: "1500 soldiers"
-    return amount == "count" and any(
-        m.group() not in question_words and not _YEAR_CONTEXT.search(sentence, 0, m.start())
-        for m in _FOUR_DIGITS.finditer(sentence))
+    for m in _DIGITS.finditer(sentence):
+        number, before = m.group(), sentence[max(0, m.start() - 16) : m.start()]
+        if number.replace(",", "") in question_words or number in question_words or _YEAR_CONTEXT.search(before):
+            continue
+        if not _YEAR.fullmatch(number):
+            return True
+        # a number that could be a year ("the 2011 conference") counts only where it reads as a
+        # count ("1500 troops", "of 1200", "about 3000") or, for an age, as a life ("1756–1791")
+        if amount != "money" and (_COUNT_AFTER.match(sentence, m.end()) or _COUNT_BEFORE.search(before)
+                                  or (amount == "age" and _LIFE.match(sentence, m.start()))):
+            return True
+    return False
 
 
 def money_missing(info: QuestionInfo, candidates: Sequence) -> bool:
@@ -385,11 +406,11 @@ def _could_answer(info: QuestionInfo, sentence: str) -> bool:
         return True
     if info.kind not in ("name", "place"):
         return False
-    # a name anywhere, even first in the sentence ("Riyadh hosted the conference"); but for a
-    # place, not a name after "by" or "with": "hosted by the German Foreign Office", "in
-    # collaboration with Microsoft" name who took part, not where
+    # a name anywhere, even first in the sentence ("Riyadh hosted the conference", "hosted by
+    # Qatar"); but for a place, not an organisation's: "hosted by the German Foreign Office" says
+    # who, not where (after "in", "at" … it is a place, found above: "at the Foreign Office")
     for run in _NAME_RUN.finditer(sentence):
-        if info.kind == "place" and _AGENT_BEFORE.search(sentence, 0, run.start()):
+        if info.kind == "place" and _ORGANISATION.search(run.group()):
             continue
         if any(m.lower() not in _NOT_NAMES and m.lower() not in STOPWORDS and m.lower() not in info.words
                for m in _ANY_CAPITALISED.findall(run.group())):

@@ -17,7 +17,7 @@ def _quiet_bm25s() -> None:
     # bm25s sets its own logger to DEBUG when imported and logs every build there.
     logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-BM25_PARAMETERS = {"k1": 1.5, "b": 0.75, "method": "lucene", "tokens": "snowball-english-stopwords-american-spelling"}
+BM25_PARAMETERS = {"k1": 1.5, "b": 0.75, "method": "lucene", "tokens": "snowball-english-stopwords-american-spelling-2"}
 
 
 class KeywordIndex:

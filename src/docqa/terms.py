@@ -55,41 +55,47 @@ _IRREGULAR = {
 # changes needlessly ("exercise" -> "exercize") still matches itself; what matters is that it
 # never makes two different words one ("prise" is not "prize").
 _BRITISH_WORDS = {
-    "programme": "program", "programmes": "programs", "defence": "defense", "defences": "defenses",
-    "offence": "offense", "offences": "offenses", "licence": "license", "licences": "licenses",
-    "pretence": "pretense", "grey": "gray", "greys": "grays", "tyre": "tire", "tyres": "tires",
-    "aluminium": "aluminum", "plough": "plow", "ploughs": "plows", "ploughed": "plowed", "judgement": "judgment",
-    "judgements": "judgments", "acknowledgement": "acknowledgment", "ageing": "aging", "catalogue": "catalog",
-    "catalogues": "catalogs", "catalogued": "cataloged", "analogue": "analog", "manoeuvre": "maneuver",
-    "manoeuvres": "maneuvers", "gaol": "jail", "amongst": "among", "practise": "practice", "practised": "practiced",
-    "practises": "practices", "practising": "practicing", "tonne": "ton", "tonnes": "tons", "artefact": "artifact",
-    "artefacts": "artifacts", "cosy": "cozy", "pyjamas": "pajamas", "aeroplane": "airplane", "aeroplanes": "airplanes",
-    "mould": "mold", "moulds": "molds", "moult": "molt", "smoulder": "smolder", "enrol": "enroll", "enrolment": "enrollment",
-    "enrolments": "enrollments", "enrols": "enrolls", "fulfil": "fulfill", "fulfilment": "fulfillment", "fulfils": "fulfills",
-    "instil": "instill", "distil": "distill", "skilful": "skillful", "wilful": "willful", "jewellery": "jewelry",
-    "mediaeval": "medieval", "encyclopaedia": "encyclopedia", "moustache": "mustache", "sceptic": "skeptic",
-    "sceptics": "skeptics", "sceptical": "skeptical", "scepticism": "skepticism",
+    "programme": "program", "programmes": "programs", "tyre": "tire", "tyres": "tires", "judgement": "judgment",
+    "judgements": "judgments", "acknowledgement": "acknowledgment", "ageing": "aging", "gaol": "jail",
+    "amongst": "among", "practise": "practice", "practised": "practiced", "practises": "practices",
+    "practising": "practicing", "artefact": "artifact", "artefacts": "artifacts", "cosy": "cozy", "pyjamas": "pajamas",
+    "aeroplane": "airplane", "aeroplanes": "airplanes", "moult": "molt", "enrol": "enroll", "enrolment": "enrollment",
+    "enrolments": "enrollments", "enrols": "enrolls", "fulfil": "fulfill", "fulfilment": "fulfillment",
+    "fulfils": "fulfills", "instil": "instill", "distil": "distill", "skilful": "skillful", "wilful": "willful",
+    "moustache": "mustache", "woollen": "woolen",
 }
+# Word beginnings, so that every form follows: "moulded", "ploughing", "licencing", "palaeolithic".
+_BRITISH_BEGINNINGS = (
+    ("palaeo", "paleo"), ("anaesth", "anesth"), ("gynaec", "gynec"), ("caesium", "cesium"), ("diarrhoe", "diarrhe"),
+    ("homoeo", "homeo"), ("haem", "hem"), ("anaem", "anem"), ("leukaem", "leukem"), ("paed", "ped"),
+    ("orthopaed", "orthoped"), ("encyclopaed", "encycloped"), ("mediaev", "mediev"), ("oestr", "estr"),
+    ("oesoph", "esoph"), ("oedem", "edem"), ("foet", "fet"), ("sulph", "sulf"), ("smould", "smold"), ("mould", "mold"),
+    ("plough", "plow"), ("grey", "gray"), ("licenc", "licens"), ("defenc", "defens"), ("offenc", "offens"),
+    ("pretenc", "pretens"), ("sceptic", "skeptic"), ("aluminium", "aluminum"), ("jewellery", "jewelry"),
+    ("medallist", "medalist"), ("panellist", "panelist"), ("focuss", "focus"), ("gruell", "gruel"),
+)
 _BRITISH_PATTERNS = (
-    # colour, favourite, neighbourhood, labourers
-    (re.compile(r"^(arb|ard|arm|behavi|cand|clam|col|endeav|fav|ferv|flav|harb|hon|hum|lab|neighb|od|parl|ranc|rig|"
-                r"rum|savi|sav|splend|succ|tum|val|vap|vig)our"), r"\1or"),
-    # centre, theatres, kilometre, fibre, centred
-    (re.compile(r"(cent|theat|met|lit|fib|calib|somb|spect|lust|meag|sab)r(e|es|ed)$"),
-     lambda m: m.group(1) + {"e": "er", "es": "ers", "ed": "ered"}[m.group(2)]),
-    # organise, organisation, realised, analyse
-    (re.compile(r"^(?!(?:prise|prised|prises|prising)$)(\w{2,}[aeiou]\w*)is(e|es|ed|ing|ation|ations|er|ers)$"),
-     r"\1iz\2"),
-    (re.compile(r"^(\w+)ys(e|es|ed|ing)$"), r"\1yz\2"),
+    # colour, favourite, neighbourhood, labourers, unfavourable, multicoloured
+    (re.compile(r"^(un|dis|multi|mis|over|re|water)?(arb|ard|arm|behavi|cand|clam|col|endeav|fav|ferv|flav|harb|hon|"
+                r"hum|lab|neighb|od|parl|ranc|rig|rum|savi|sav|splend|succ|tum|val|vap|vig)our"),
+     lambda m: (m.group(1) or "") + m.group(2) + "or"),
+    # centre, theatres, kilometre, fibre, centred, centring
+    (re.compile(r"(cent|theat|met|lit|fib|calib|somb|spect|lust|meag|sab)r(e|es|ed|ing)$"),
+     lambda m: m.group(1) + {"e": "er", "es": "ers", "ed": "ered", "ing": "ering"}[m.group(2)]),
+    # manoeuvre, catalogue, analogue and their forms
+    (re.compile(r"^(manoeuvr|catalogu|analogu)(e|es|ed|ing)$"),
+     lambda m: {"manoeuvr": "maneuver", "catalogu": "catalog", "analogu": "analog"}[m.group(1)]
+     + {"e": "", "es": "s", "ed": "ed", "ing": "ing"}[m.group(2)]),
+    # organise, organisation, organisational, recognisable, realised, criticise, apologise; not
+    # the words spelt so in American too (paradise, improvise, advertise, exercise, promise)
+    (re.compile(r"^(\w+(?:al|ar|ic|an|on|gn|or|it|at|et|er|ur|ol|il|og|as|th|pt|im))is(e|es|ed|ing|er|ers|ation|"
+                r"ations|ational|able|ably)$"), r"\1iz\2"),
+    # analyse, paralysed, catalysing
+    (re.compile(r"^(\w+)lys(e|es|ed|ing|er|ers)$"), r"\1lyz\2"),
     # travelled, labelling, counsellor, marvellous
     (re.compile(r"^(travel|cancel|label|model|fuel|signal|channel|counsel|level|marvel|tunnel|quarrel|equal|dial|duel|"
                 r"panel|shovel|rival|pedal|total|revel|libel|refuel|remodel|unravel|enamel|funnel|pummel|jewel)"
                 r"l(ed|ing|er|ers|or|ors|ous)$"), r"\1\2"),
-    # haemoglobin, paediatric, anaemia, oestrogen, foetus, sulphur, leukaemia, orthopaedic
-    (re.compile(r"^(ha|ana|leuka|pa|orthopa)e(m|d)"), lambda m: m.group(1)[:-1] + "e" + m.group(2)),
-    (re.compile(r"^oe(str|soph|dem)"), r"e\1"),
-    (re.compile(r"^foet"), "fet"),
-    (re.compile(r"^sulph"), "sulf"),
 )
 
 
@@ -97,6 +103,9 @@ def american_spelling(word: str) -> str:
     """A lower-case word with its British spelling made American ("organisation" -> "organization")."""
     if word in _BRITISH_WORDS:
         return _BRITISH_WORDS[word]
+    for british, american in _BRITISH_BEGINNINGS:
+        if word.startswith(british):
+            return american + word[len(british):]
     for pattern, replacement in _BRITISH_PATTERNS:
         word = pattern.sub(replacement, word, count=1)
     return word

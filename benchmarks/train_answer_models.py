@@ -11,12 +11,13 @@ one at a time, each asked its own questions and as many questions of the other a
 1. every sentence of the top 5 hybrid passages of every in-corpus question is a training row
    for the sentence scorer (label: it contains a gold answer);
 2. every question, in-corpus (label 1) or out-of-corpus (label 0), is a row for the
-   answerability model. Its threshold is the highest that declines at most 4% of the training
-   half's in-corpus questions (the false-decline budget; docqa's target is 5%, and a corpus of
-   20 articles declines about a point more than the training half's 8: 5.7% at a 5% budget,
-   docqa eval --holdout-articles 4). Much lower thresholds were tried: they keep more
-   paraphrased questions, but on a 20-article corpus they let through a quarter of the
-   out-of-corpus questions.
+   answerability model. Its threshold is the highest that declines at most 3.5% of the
+   training half's in-corpus questions (the false-decline budget; docqa's target is 5%, and a
+   corpus of 20 articles declines more than the training half's 8: 5.7% at a 5% budget, 4.98%
+   at 4%, 4.6% at 3.5%, docqa eval --holdout-articles 4; 3.5% keeps a margin on articles not
+   measured here, for 0.4 points fewer out-of-corpus declines than 4%). Much lower thresholds
+   were tried: they keep more paraphrased questions, but on a 20-article corpus they let
+   through a quarter of the out-of-corpus questions.
 
 Both are logistic regressions (scikit-learn) over standardised features, written as JSON to
 src/docqa/models/. The script then reports, on the test half: the share of answers containing
@@ -57,7 +58,7 @@ from paraphrased import half_titles, read_questions, with_paraphrased_questions 
 MODELS = ROOT / "src" / "docqa" / "models"
 RESULTS = ROOT / "benchmarks" / "results"
 IN_CORPUS, OUT_OF_CORPUS = 8, 4
-MAX_FALSE_DECLINES = 0.04
+MAX_FALSE_DECLINES = 0.035
 
 
 def normal(text: str) -> str:

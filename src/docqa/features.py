@@ -196,13 +196,16 @@ class QuestionInfo:
     bigrams: frozenset[tuple[str, str]]
     words: frozenset[str]
     kind: str | None
+    amount: str | None = None  # for a number: "money", "age", "count" or None (how long, how far ...)
 
 
 def question_info(question: str) -> QuestionInfo:
     terms = tuple(question_terms(question))
     ordered = content_terms(question)
+    kind = expected_type(question)
     return QuestionInfo(question, terms, frozenset(terms), frozenset(zip(ordered, ordered[1:])),
-                        frozenset(w.lower() for w in _WORD.findall(question)), expected_type(question))
+                        frozenset(w.lower() for w in _WORD.findall(question)), kind,
+                        _amount_asked(question) if kind == "number" else None)
 
 
 # --- a detail of something the documents mention ------------------------------------------
@@ -322,8 +325,8 @@ _YEAR_CONTEXT = re.compile(r"(?:\b(?:in|since|until|till|during|circa|c\.|year|"
                            re.IGNORECASE)
 
 
-def _amount_asked(info: QuestionInfo) -> str | None:
-    question = info.text.strip().lower()
+def _amount_asked(question: str) -> str | None:
+    question = question.strip().lower()
     return next((amount for amount, asked in _AMOUNT_ASKED.items() if asked.search(question)), None)
 
 
@@ -356,7 +359,7 @@ def money_missing(info: QuestionInfo, candidates: Sequence) -> bool:
     have to spend each year?" of a page without a figure).
     """
     question = info.text.strip()
-    if info.kind != "number" or _LATER_QUESTION.search(question) or _amount_asked(info) != "money":
+    if info.amount != "money" or _LATER_QUESTION.search(question):
         return False
     return bool(candidates) and not any(_amount_given("money", c.text, info.words) for c in candidates)
 
@@ -377,7 +380,6 @@ def anchored_kind_missing(info: QuestionInfo, candidates: Sequence) -> tuple[str
     # a lone digit ("a 1/2 minute commercial") is too common to be what a question is about
     wanted = {phrase: phrase.split(" ") for phrase in question_mentions(question) if not re.fullmatch(r"\d", phrase)}
     following = {(c.hit.chunk.chunk_id, c.position): c for c in candidates}
-    amount = _amount_asked(info) if info.kind == "number" else None
     mentioned: set[str] = set()
     for candidate in candidates:
         tokens = _mentioned(candidate.text)
@@ -386,7 +388,7 @@ def anchored_kind_missing(info: QuestionInfo, candidates: Sequence) -> tuple[str
             if _could_answer(info, candidate.text):
                 return ()
             # an amount may follow in the next sentence: "… at Levi's Stadium. The $1.2 billion stadium …"
-            after = following.get((candidate.hit.chunk.chunk_id, candidate.position + 1)) if amount else None
+            after = following.get((candidate.hit.chunk.chunk_id, candidate.position + 1)) if info.amount else None
             if after is not None and _could_answer(info, after.text):
                 return ()
             mentioned |= found
@@ -394,9 +396,8 @@ def anchored_kind_missing(info: QuestionInfo, candidates: Sequence) -> tuple[str
 
 
 def _could_answer(info: QuestionInfo, sentence: str) -> bool:
-    amount = _amount_asked(info) if info.kind == "number" else None
-    if amount is not None:
-        return _amount_given(amount, sentence, info.words)
+    if info.amount is not None:
+        return _amount_given(info.amount, sentence, info.words)
     if _type_matches(info.kind, sentence, info.words):
         return True
     others = " ".join(w for w in _WORD.findall(sentence) if w.lower() not in info.words)

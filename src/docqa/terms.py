@@ -52,8 +52,9 @@ _IRREGULAR = {
 
 # British spellings, read as American ones so that a question's "organisation" finds a document's
 # "organization" and the other way round. Both sides go through the same mapping, so a word it
-# changes needlessly ("exercise" -> "exercize") still matches itself; what matters is that it
-# never makes two different words one ("prise" is not "prize").
+# changed needlessly would still match itself; what matters is that it never makes two
+# different words one ("paradise" is not "parade") nor splits a word's forms ("television",
+# "televised").
 _BRITISH_WORDS = {
     "programme": "program", "programmes": "programs", "tyre": "tire", "tyres": "tires", "judgement": "judgment",
     "judgements": "judgments", "acknowledgement": "acknowledgment", "ageing": "aging", "gaol": "jail",

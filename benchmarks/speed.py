@@ -254,7 +254,7 @@ def section_query(work: Path) -> dict:
         embed_ms = (time.perf_counter() - started) / 50 * 1000
         result[str(size)] = {"index": pipeline.index.manifest["vectors"], "ask": percentiles(timings["ask"]),
                              "search": percentiles(timings["search"]), "question_embedding_mean_ms": round(embed_ms, 1),
-                             "load_seconds": round(loaded, 2), "term_statistics_seconds": round(stats, 2),
+                             "load_seconds": round(loaded, 2), "term_statistics_seconds": round(stats, 3),
                              "made_in_seconds": round(made, 1)}
         print(size, result[str(size)], flush=True)
     return result

@@ -8,6 +8,7 @@ import pytest
 from docqa.build import build_index
 from docqa.chunking import ChunkingParams
 from docqa.cli import _place, main
+from docqa.features import term_statistics
 from docqa.index import load_index
 from docqa.pipeline import Pipeline, with_places
 from docqa.retrieve import MODES, RetrievalSettings
@@ -48,6 +49,11 @@ def assert_same_as_fresh_build(corpus, index_dir, tmp_path):
         for query in QUERIES:
             assert [(h.chunk, h.score) for h in ours.search(query, k)] == [(h.chunk, h.score) for h in theirs.search(query, k)]
     assert np.allclose(updated.keyword.scores("meetings report"), fresh.keyword.scores("meetings report"))
+    # the answer features' term statistics, read from the BM25 index, count the chunks as they are now
+    stats = Pipeline(corpus, index_dir, embedder=HashingEmbedder(), chunking=CHUNKING).term_stats
+    counted = term_statistics([chunk.text for chunk in updated.chunks])
+    assert dict(stats.document_frequency) == dict(counted.document_frequency) and counted.document_frequency
+    assert stats.chunk_count == counted.chunk_count == updated.size
 
 
 def test_add_edit_rename_and_delete_give_the_index_of_a_fresh_build(small_corpus, tmp_path, embedder):

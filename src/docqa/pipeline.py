@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .answer import AnswerPolicy, SentenceCandidate, TermStatistics, candidate_spans, compose_answer, term_statistics
+from .answer import AnswerPolicy, SentenceCandidate, TermStatistics, candidate_spans, compose_answer
 from .chunking import ChunkingParams
 from .embedding import Embedder, MiniLMEmbedder
 from .errors import IndexNotFound, InvalidQuery, StaleIndex
@@ -119,7 +119,8 @@ class Pipeline:
     def term_stats(self) -> TermStatistics:
         with self._lock:
             if self._stats is None:
-                self._stats = term_statistics([c.text for c in self.index.chunks])
+                # the BM25 index counts the same terms over the same chunks
+                self._stats = TermStatistics(self.index.keyword.document_frequencies(), len(self.index.chunks))
             return self._stats
 
     def _forget_index(self) -> None:

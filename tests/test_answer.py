@@ -73,6 +73,20 @@ def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it():
     assert answer.citations[0].start == 0
 
 
+def test_a_sentence_quoted_already_as_the_one_leaned_on_leaves_its_place_to_the_next():
+    text = ("The monitoring team produced documentaries on repentant terrorists. It released the first film in 2011. "
+            "A second film followed in 2012.")
+    document = Document("films.txt", text, "0")
+    hit = Hit(Chunk("c1", "films.txt", 0, len(text), text, 30), 0.9, 1)
+    candidates = _candidates(hit, text, [0.5, 0.9, 0.1])
+    every = AnswerPolicy(max_sentences=2, extra_sentence_ratio=0.0, extra_sentence_minimum=0.0, decline_threshold=0.0)
+    answer = compose_answer("What did the monitoring team release?", [hit], candidates, {"films.txt": document},
+                            term_statistics([text]), every)
+    # the best sentence ("It released ...") is quoted with the one it leans on; that one, next
+    # best, is quoted already, so the second place goes to the third sentence
+    assert [c.quote for c in answer.citations] == [text[: text.index(" A second")], "A second film followed in 2012."]
+
+
 def test_empty_and_overlong_questions_are_refused_with_the_fix(pipeline):
     with pytest.raises(InvalidQuery, match="empty"):
         pipeline.ask("   ")

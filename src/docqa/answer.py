@@ -165,28 +165,29 @@ def compose_answer(
     ratio = policy.list_extra_sentence_ratio if several else policy.extra_sentence_ratio
     minimum = policy.list_extra_sentence_minimum if several else policy.extra_sentence_minimum
     chosen = [scored[0]]
+    # each chosen sentence and where its quote starts: one sentence earlier when it leans on it
+    spans: list[tuple[SentenceCandidate, int]] = [(scored[0].candidate, _start_with_leaned_on_sentence(scored[0].candidate, documents))]
     for item in scored[1:]:
         if len(chosen) >= max_sentences:
             break
         if item.probability < max(ratio * chosen[0].probability, minimum):
             break
-        if not any(_overlaps(item.candidate, c.candidate) or _same_words(item.candidate, c.candidate) for c in chosen):
-            chosen.append(item)
+        candidate = item.candidate
+        if any(_overlaps(candidate, c.candidate) or _same_words(candidate, c.candidate) for c in chosen):
+            continue
+        same_document = [(c, begin) for c, begin in spans if c.hit.chunk.source == candidate.hit.chunk.source]
+        if any(begin <= candidate.start and candidate.end <= c.end for c, begin in same_document):
+            continue  # quoted already, as the sentence another one leans on: it takes no place of its own
+        start = _start_with_leaned_on_sentence(candidate, documents)
+        if any(start < c.end and begin < candidate.start for c, begin in same_document):
+            start = candidate.start  # the sentence it leans on is quoted already
+        chosen.append(item)
+        spans.append((candidate, start))
 
     short = find_short_answer(info, chosen[0].candidate.text)
     evidence["short_answer"] = short
     citations: list[Citation] = []
     parts: list[str] = [f"{short} —"] if short else []
-    spans: list[tuple[SentenceCandidate, int]] = []  # each chosen sentence and where its quote starts
-    for item in chosen:
-        candidate = item.candidate
-        same_document = [(c, begin) for c, begin in spans if c.hit.chunk.source == candidate.hit.chunk.source]
-        if any(begin <= candidate.start and candidate.end <= c.end for c, begin in same_document):
-            continue  # quoted already, as the sentence another one leans on
-        start = _start_with_leaned_on_sentence(candidate, documents)
-        if any(start < c.end and begin < candidate.start for c, begin in same_document):
-            start = candidate.start  # the sentence it leans on is quoted already
-        spans.append((candidate, start))
     for marker, (candidate, start) in enumerate(spans, start=1):
         document = documents[candidate.hit.chunk.source]
         quote = document.text[start : candidate.end]

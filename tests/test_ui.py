@@ -4,8 +4,10 @@ The app in a real browser is tested in test_ui_browser.py.
 """
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +19,8 @@ from docqa.retrieve import RetrievalSettings
 from docqa.types import Answer, Chunk, Citation, Document, Hit
 from docqa.ui import render_documents, respond, turn_for_message
 from docqa.ui_render import Turn, escape_markdown, format_reply, render_sources
-from docqa.uploads import MAX_UPLOAD_BYTES, UploadRejected, add_documents, check_upload, remove_document
+from docqa.uploads import (MAX_UPLOAD_BYTES, UploadRejected, add_documents, check_upload, remove_document,
+                           remove_stale_uploads, save_upload)
 from servers import free_port
 
 INJECTION = "<script>alert(1)</script> <img src=x onerror=alert(1)>"
@@ -198,6 +201,47 @@ def test_a_chat_message_leads_to_its_turn(pipeline):
 def test_uploads_are_checked(tmp_path, name, data, words):
     with pytest.raises(UploadRejected, match=words):
         check_upload(name, data, tmp_path, max_bytes=100)
+
+
+def test_an_upload_that_fails_to_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    def full_disk(path, data):
+        with open(path, "wb") as file:
+            file.write(data[:3])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        save_upload(tmp_path / "notes.txt", b"some notes")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unfinished_uploads_of_ended_processes_are_removed(tmp_path):
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".notes.txt.upload-{int(ended.stdout)}"
+    current = tmp_path / f".report.pdf.upload-{os.getpid()}"  # an upload being written now
+    kept = [tmp_path / "notes.txt", tmp_path / ".hidden.upload-notes"]
+    for path in (stale, current, *kept):
+        path.write_bytes(b"x")
+    assert remove_stale_uploads(tmp_path) == [stale.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (current, *kept))
+
+
+def test_starting_the_app_clears_unfinished_uploads(pipeline, monkeypatch):
+    from docqa.ui import serve
+
+    class App:
+        def queue(self, **kwargs):
+            pass
+
+        def launch(self, **kwargs):
+            pass
+
+    monkeypatch.setattr("docqa.ui.build_ui", lambda pipeline: App())
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = pipeline.corpus_dir / f".notes.txt.upload-{int(ended.stdout)}"
+    stale.write_bytes(b"half a file")
+    serve(pipeline, port=7999)
+    assert not stale.exists()
 
 
 def test_an_upload_never_overwrites_silently(tmp_path):

@@ -27,7 +27,8 @@ from .pipeline import Pipeline
 from .retrieve import MODES, RetrievalSettings
 from .types import Document
 from .ui_render import UNEXPECTED, Turn, escape_html, escape_markdown, format_reply, render_sources
-from .uploads import MAX_UPLOAD_BYTES, add_documents, corpus_sources, reindex_and_report, remove_document
+from .uploads import (MAX_UPLOAD_BYTES, add_documents, corpus_sources, reindex_and_report, remove_document,
+                      remove_stale_uploads)
 
 logger = logging.getLogger(__name__)
 
@@ -313,6 +314,9 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, *, bloc
         logger.warning("listening on %s without authentication: anyone who can reach port %s can read the "
                        "documents and add or remove files; set DOCQA_AUTH=user:password (or DOCQA_AUTH_FILE) "
                        "to require a login, or serve on 127.0.0.1", host, port)
+    if pipeline.corpus_dir.is_dir():
+        for name in remove_stale_uploads(pipeline.corpus_dir):
+            logger.info("removed %s, left by an upload that did not finish", name)
     app = build_ui(pipeline)
     app.queue(default_concurrency_limit=4)
     # The model loads in a few seconds; do it while the page opens rather than on the first question.

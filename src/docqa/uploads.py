@@ -79,10 +79,50 @@ def _size(count: int) -> str:
 
 
 def save_upload(destination: Path, data: bytes) -> None:
-    """Write ``data`` to ``destination`` in one step (a hidden temporary file, then a rename)."""
-    temporary = destination.parent / f".{destination.name}.upload-{os.getpid()}"
-    temporary.write_bytes(data)
-    os.replace(temporary, destination)
+    """Write ``data`` to ``destination`` in one step (a hidden temporary file, then a rename).
+
+    When the write fails (a full disk), the partial temporary file is removed.
+    """
+    temporary = destination.parent / f".{destination.name}{_TEMPORARY}{os.getpid()}"
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, destination)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+_TEMPORARY = ".upload-"
+
+
+def remove_stale_uploads(corpus_dir: Path) -> list[str]:
+    """Delete the temporary files of uploads whose process has ended (it stopped mid-write).
+
+    Returns the names removed. A temporary file of a process still running is left alone.
+    """
+    removed = []
+    for path in sorted(corpus_dir.glob(f".*{_TEMPORARY}*")):
+        pid = path.name.rpartition(_TEMPORARY)[2]
+        if not pid.isdigit() or not path.is_file() or _running(int(pid)):
+            continue
+        try:
+            path.unlink()
+            removed.append(path.name)
+        except OSError as error:
+            logger.warning("could not remove the unfinished upload %s: %s", path, error)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or not a pid: leave its file
+    return True
 
 
 def add_documents(pipeline: Pipeline, paths: Sequence[str] | None, replace: bool = False, progress=None) -> str:

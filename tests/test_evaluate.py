@@ -1,12 +1,14 @@
 """Metrics against hand-computed values, the dataset loaders, and docqa eval end to end."""
 
 import json
+import os
+import time
 
 import pytest
 
 from docqa.cli import main
 from docqa.datasets import DatasetError, load_dataset
-from docqa.evaluate import retrieval_metrics
+from docqa.evaluate import CACHE_DAYS, prune_cache, retrieval_metrics
 
 from conftest import ROOT
 
@@ -100,6 +102,30 @@ def test_eval_writes_a_report(tmp_path, embedder, capsys, monkeypatch, dataset):
     assert (report_dir / "hit_at_k.png").read_bytes()[:4] == b"\x89PNG"
     # The second run reuses the cached indexes.
     assert main(argv, embedder=embedder) == 0
+
+
+def test_the_eval_cache_keeps_what_was_used_lately(tmp_path, embedder, monkeypatch):
+    monkeypatch.setenv("DOCQA_NO_PROGRESS", "1")
+    cache = tmp_path / "cache"
+    long_ago = time.time() - (CACHE_DAYS + 1) * 86400
+    old, recent, unmarked_old = cache / "eval" / "old", cache / "eval" / "recent", cache / "eval" / "before-stamps"
+    for entry in (old, recent, unmarked_old):
+        (entry / "index-250-30").mkdir(parents=True)
+        (entry / "index-250-30" / "vectors.faiss").write_bytes(b"x")
+    (old / ".last-used").touch()
+    (recent / ".last-used").touch()
+    os.utime(old / ".last-used", (long_ago, long_ago))
+    os.utime(unmarked_old, (long_ago, long_ago))
+
+    argv = ["eval", str(DATA / "squad-v1.1-excerpt.json"), "--report", str(tmp_path / "report"), "--cache", str(cache),
+            "--modes", "dense", "--retrieval-only"]
+    assert main(argv, embedder=embedder) == 0
+    kept = sorted(p.name for p in (cache / "eval").iterdir())
+    assert "old" not in kept and "before-stamps" not in kept and "recent" in kept
+    assert len(kept) == 2  # and the one this run used, marked as used now
+    used = next(p for p in (cache / "eval").iterdir() if p.name != "recent")
+    assert time.time() - (used / ".last-used").stat().st_mtime < 600
+    assert prune_cache(cache / "eval") == [] and prune_cache(tmp_path / "no-cache") == []
 
 
 def test_eval_rejects_chunks_past_the_window(tmp_path, embedder, capsys):

@@ -342,6 +342,8 @@ def run_evaluation(
     else:
         corpus = prepare_corpus(dataset, cache_dir)
         base = corpus.parent
+    _mark_used(base)
+    prune_cache(cache_dir, keep=base)
     results = []
     for config in configs:
         index_dir = base / f"index-{config.chunking.max_tokens}-{config.chunking.overlap_tokens}"
@@ -360,6 +362,43 @@ def run_evaluation(
         "embedding_model": embedder.name,
         "configs": results,
     }
+
+
+# A dataset's (or corpus folder's) cached indexes go after this many days without an evaluation.
+CACHE_DAYS = 30
+_USED = ".last-used"
+
+
+def _mark_used(entry: Path) -> None:
+    entry.mkdir(parents=True, exist_ok=True)
+    (entry / _USED).touch()
+
+
+def prune_cache(cache_dir: Path, *, keep: Path | None = None, days: float = CACHE_DAYS) -> list[Path]:
+    """Delete the cache entries no evaluation has used for ``days`` days; the entries removed.
+
+    An entry is one dataset's corpus and indexes, or one corpus folder's indexes; its last use
+    is the time of its ``.last-used`` file (or of the entry itself, for one made before it).
+    """
+    import shutil
+
+    if not cache_dir.is_dir():
+        return []
+    cutoff = time.time() - days * 86400
+    removed = []
+    for entry in sorted(cache_dir.iterdir()):
+        if not entry.is_dir() or entry == keep:
+            continue
+        stamp = entry / _USED
+        try:
+            last_used = (stamp if stamp.exists() else entry).stat().st_mtime
+        except OSError:
+            continue
+        if last_used < cutoff:
+            shutil.rmtree(entry, ignore_errors=True)
+            logger.info("removed %s from the evaluation cache: unused for %d days", entry, days)
+            removed.append(entry)
+    return removed
 
 
 def _path_key(path: Path) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import HashingEmbedder  # noqa: E402
-from docqa.cli import main  # noqa: E402
+from docqa.cli import run_console  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], embedder=HashingEmbedder()))
+    sys.exit(run_console(sys.argv[1:], embedder=HashingEmbedder()))

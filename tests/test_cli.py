@@ -119,3 +119,24 @@ def test_usage_errors_exit_2(run, tmp_path):
 def test_empty_question_is_an_input_error(run, small_corpus, tmp_path):
     code, _, err = run("ask", "  ", *paths(small_corpus, tmp_path))
     assert code == 1 and "question is empty" in err
+
+
+def test_output_into_a_pipe_closed_early_ends_quietly(small_corpus, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fake_docqa = Path(__file__).resolve().parent / "fake_docqa.py"
+    argv = [sys.executable, str(fake_docqa), "--corpus", str(small_corpus), "--index", str(tmp_path / "index")]
+    env = {**os.environ, "DOCQA_NO_PROGRESS": "1"}
+    subprocess.run([*argv[:2], "index", *argv[2:]], check=True, capture_output=True, env=env, timeout=120)
+    reader, writer = os.pipe()
+    os.close(reader)  # like `| head` that has already stopped reading
+    try:
+        result = subprocess.run([*argv[:2], "search", "expert meetings", *argv[2:]], stdout=writer,
+                                stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    finally:
+        os.close(writer)
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
+    assert result.returncode == 141

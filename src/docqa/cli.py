@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import sys
 import time
@@ -392,6 +393,22 @@ _COMMANDS = {"index": _run_index, "search": _run_search, "ask": _run_ask, "batch
              "eval": _run_eval, "serve": _run_serve}
 
 
+def run_console(argv: Sequence[str] | None = None, *, embedder=None) -> int:
+    """``main``, for a process of its own: its exit status.
+
+    Output piped into a reader that stops early (``docqa search ... | head -3``) ends docqa
+    quietly, as it ends other command-line tools, not with a traceback.
+    """
+    try:
+        code = main(argv, embedder=embedder)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # what is still buffered for the closed pipe would fail again at exit: send it nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141  # 128 + SIGPIPE, the status a shell gives a command the pipe stopped
+    return code
+
+
 def entry_point() -> None:
     """The console script."""
-    sys.exit(main())
+    sys.exit(run_console())

@@ -51,8 +51,10 @@ def test_question_about_something_absent_is_declined(pipeline):
     answer = pipeline.ask("What is the freezing point of helium?", k=3)
     assert not answer.answerable
     assert answer.citations == ()
-    assert answer.text.startswith("The documents don't say")
-    assert "helium" in answer.text
+    # the reason first, then the question's words no document has, as written
+    assert answer.text.startswith("The documents don't say: none of the passages found answers the question.")
+    assert "No document mentions “freezing”, “point”, “helium”." in answer.text
+    assert answer.extra["evidence"]["terms_not_in_documents"] == ["freezing", "point", "helium"]
     assert len(answer.passages) == 3  # the closest passages are still shown
 
 
@@ -340,3 +342,12 @@ def test_what_might_answer_an_amount_or_an_abbreviation(question, text):
     candidates = _candidates(hit, text, [0.5, 0.4])
     assert anchored_kind_missing(question_info(question), candidates) == ()
     assert not money_missing(question_info(question), candidates)
+
+
+def test_a_decline_names_the_absent_words_as_the_question_wrote_them():
+    stats = term_statistics(["The working group met in Riyadh in 2011."])
+    hit = Hit(Chunk("c1", "a.txt", 0, 10, "The working group met in Riyadh in 2011.", 10), 0.1, 1)
+    answer = compose_answer("Who won the 2018 FIFA World Cup in Riyadh?", [hit], [], {}, stats)
+    assert not answer.answerable
+    assert answer.text.endswith("No document mentions “won”, “2018”, “FIFA”, “World”.")  # four at most
+    assert answer.extra["evidence"]["terms_not_in_documents"] == ["won", "2018", "FIFA", "World", "Cup"]

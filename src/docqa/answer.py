@@ -18,7 +18,7 @@ from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, anc
                        term_statistics)
 from .sentences import split_sentences
 from .short_answer import find_short_answer
-from .terms import QUESTION_WORDS, STOPWORDS, stem, words
+from .terms import QUESTION_WORDS, STOPWORDS, stem, words, written_words
 from .types import Answer, Citation, Document, Hit
 
 __all__ = ["AnswerPolicy", "SentenceCandidate", "TermStatistics", "candidate_spans", "compose_answer",
@@ -215,21 +215,29 @@ def by_evidence(hits: Sequence[Hit], scored: Sequence[_Scored]) -> tuple[Hit, ..
 
 
 def _words_not_in_documents(question: str, stats: TermStatistics) -> list[str]:
-    unknown: list[str] = []
-    for word in words(question):
+    """The question's words, as written, whose stem no document has."""
+    unknown: dict[str, str] = {}
+    for written in written_words(question):
+        word = written.lower().replace("’", "'")
         if word in STOPWORDS or word in QUESTION_WORDS or len(word) < 2:
             continue
-        if stats.document_frequency.get(stem(word), 0) == 0 and word not in unknown:
-            unknown.append(word)
-    return unknown
+        if stats.document_frequency.get(stem(word), 0) == 0:
+            unknown.setdefault(word, written)
+    return list(unknown.values())
 
 
 def _decline_text(unknown: Sequence[str]) -> str:
-    """The decline, naming the question's words that no document has (``unknown``)."""
+    """The decline, then the question's words that no document has (``unknown``).
+
+    The words are a fact to rephrase by, not the reason: "When did the group put out its
+    report?" is declined because no passage found answers it well enough, not because no
+    document says "put".
+    """
+    text = "The documents don't say: none of the passages found answers the question."
     if unknown:
         listed = ", ".join(f"“{w}”" for w in unknown[:4])
-        return f"The documents don't say: none of them mentions {listed}."
-    return "The documents don't say: none of the passages found answers the question."
+        text += f" No document mentions {listed}."
+    return text
 
 
 def _detail_missing_text(mentioned: Sequence[str], kind: str | None) -> str:

@@ -121,6 +121,11 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(_IRREGULAR.get(word) or american_spelling(word))
 
 
+def written_words(text: str) -> list[str]:
+    """The words of ``text`` as written (apostrophes kept inside words)."""
+    return _WORD.findall(text)
+
+
 def words(text: str) -> list[str]:
     """Lower-case words of ``text`` (apostrophes kept inside words)."""
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]

@@ -643,14 +643,19 @@ def _process_alive(pid: str) -> bool:
         return False
     if int(pid) == os.getpid():
         return False  # this process's builds in progress are in _WRITING; any other is a leftover
+    return process_may_be_running(int(pid))
+
+
+def process_may_be_running(pid: int) -> bool:
+    """Whether process ``pid`` may still run (True when that cannot be told: keep its files)."""
     if os.name != "posix":
-        return True  # os.kill(pid, 0) would end the process on Windows: keep the folder
+        return True  # os.kill(pid, 0) would end the process on Windows
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or no pid at all
     return True
 
 

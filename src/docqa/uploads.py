@@ -17,6 +17,7 @@ from .config import progress_enabled
 from .corpus import FORMATS_READ, SUPPORTED_SUFFIXES, list_corpus_files, read_bytes
 from .readers import CONVERT_HINTS
 from .errors import DocqaError
+from .index import process_may_be_running
 from .pipeline import Pipeline
 from .ui_render import UNEXPECTED, escape_markdown
 
@@ -103,7 +104,7 @@ def remove_stale_uploads(corpus_dir: Path) -> list[str]:
     removed = []
     for path in sorted(corpus_dir.glob(f".*{_TEMPORARY}*")):
         pid = path.name.rpartition(_TEMPORARY)[2]
-        if not pid.isdigit() or not path.is_file() or _running(int(pid)):
+        if not pid.isdigit() or not path.is_file() or int(pid) == os.getpid() or process_may_be_running(int(pid)):
             continue
         try:
             path.unlink()
@@ -111,18 +112,6 @@ def remove_stale_uploads(corpus_dir: Path) -> list[str]:
         except OSError as error:
             logger.warning("could not remove the unfinished upload %s: %s", path, error)
     return removed
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # another user's process, or not a pid: leave its file
-    return True
 
 
 def add_documents(pipeline: Pipeline, paths: Sequence[str] | None, replace: bool = False, progress=None) -> str:

@@ -137,6 +137,38 @@ def test_a_folder_of_other_files_is_never_replaced(small_corpus, tmp_path, embed
     assert (index_dir / "thesis.docx").read_text() == "mine"
 
 
+def test_a_file_given_as_the_index_folder_is_never_replaced(small_corpus, tmp_path, embedder):
+    index_file = tmp_path / "notes.txt"
+    index_file.write_text("hello")
+    for rebuild in (False, True):
+        with pytest.raises(IndexNotFound, match="is a file, not a folder"):
+            build_index(small_corpus, index_file, embedder, ChunkingParams(40, 8), rebuild=rebuild)
+        assert index_file.read_text() == "hello"
+
+
+def test_a_folder_with_a_manifest_of_its_own_is_never_replaced(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "project"
+    (index_dir / "sub").mkdir(parents=True)
+    (index_dir / "manifest.json").write_text('{"name": "my web app"}')
+    (index_dir / "notes.txt").write_text("mine")
+    for rebuild in (False, True):  # an unreadable manifest's advice is --rebuild: that must not delete either
+        with pytest.raises(IndexNotFound, match="not a docqa index"):
+            build_index(small_corpus, index_dir, embedder, ChunkingParams(40, 8), rebuild=rebuild)
+    assert (index_dir / "notes.txt").read_text() == "mine" and (index_dir / "sub").is_dir()
+
+
+def test_an_update_never_drops_a_file_put_into_the_index_folder(small_corpus, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    build(small_corpus, index_dir, embedder)
+    (index_dir / "README-notes.txt").write_text("mine")
+    (small_corpus / "more.txt").write_text("The observatory opened in 1998.")
+    with pytest.raises(IndexNotFound, match=r"did not write \(README-notes.txt\); an update replaces the whole folder"):
+        build(small_corpus, index_dir, embedder)
+    assert (index_dir / "README-notes.txt").read_text() == "mine"
+    (index_dir / "README-notes.txt").unlink()
+    assert build(small_corpus, index_dir, embedder).documents == 4
+
+
 def test_an_interrupted_swap_restores_the_previous_index(small_corpus, tmp_path, embedder):
     index_dir = tmp_path / "index"
     build(small_corpus, index_dir, embedder)

@@ -604,16 +604,38 @@ def prepare_index_folder(index_dir: Path) -> None:
     _clean_leftovers(index_dir)
 
 
+_OWN_FILES = frozenset({MANIFEST, VECTORS, CHUNKS, DOCUMENTS, KEYWORD, SENTENCES, ".gitkeep"})
+
+
 def _refuse_foreign_folder(index_dir: Path) -> None:
-    """Never replace a folder that holds something other than a docqa index."""
-    if index_dir.is_dir() and not (index_dir / MANIFEST).exists():
-        foreign = [p.name for p in index_dir.iterdir()
-                   if p.name not in (VECTORS, CHUNKS, DOCUMENTS, KEYWORD, SENTENCES, ".gitkeep")]
-        if foreign:
-            raise IndexNotFound(
-                f"index folder {str(index_dir)!r} holds files that are not a docqa index ({', '.join(sorted(foreign)[:3])}); "
-                f"pass --index with an empty or new folder"
-            )
+    """Never replace a file, or a folder holding anything docqa did not write there.
+
+    A build replaces the whole folder, so a file of the user's inside it would be lost: in a
+    folder that is not an index (with a ``manifest.json`` of its own, even), and in a docqa
+    index too.
+    """
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexNotFound(f"--index {str(index_dir)!r} is a file, not a folder; pass --index with a new or "
+                            f"empty folder, or a docqa index")
+    if not index_dir.is_dir():
+        return
+    foreign = sorted(p.name for p in index_dir.iterdir() if p.name not in _OWN_FILES)
+    if not foreign:
+        return
+    listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+    if _is_docqa_manifest(index_dir / MANIFEST):
+        raise IndexNotFound(f"index folder {str(index_dir)!r} holds files docqa did not write ({listed}); an update "
+                            f"replaces the whole folder, so move them out of it and run the command again")
+    raise IndexNotFound(f"index folder {str(index_dir)!r} holds files that are not a docqa index ({listed}); "
+                        f"pass --index with an empty or new folder")
+
+
+def _is_docqa_manifest(path: Path) -> bool:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "docqa_version" in manifest and "settings" in manifest
 
 
 def _clean_leftovers(index_dir: Path) -> None:

@@ -191,3 +191,12 @@ def test_fifos_and_devices_in_the_corpus_do_not_block_the_build(small_corpus, tm
     (small_corpus / "null.txt").symlink_to("/dev/null")
     report = build_index(small_corpus, tmp_path / "index", embedder, ChunkingParams(40, 8))
     assert report.documents == 3
+
+
+def test_a_file_given_as_the_corpus_folder_gets_a_message_that_says_so(small_corpus):
+    from docqa.errors import CorpusNotFound
+
+    with pytest.raises(CorpusNotFound, match=r"is a file, not a folder; pass --corpus with the folder that holds it"):
+        list_corpus_files(small_corpus / "report.txt")
+    with pytest.raises(CorpusNotFound, match="does not exist"):
+        list_corpus_files(small_corpus / "nowhere")

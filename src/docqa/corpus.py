@@ -99,6 +99,11 @@ def _visible_files(corpus_dir: Path) -> list[tuple[str, Path, str]]:
     """Files under ``corpus_dir``, sorted, without hidden ones, each with the reason it is refused
     ("" when it is not): a link that leads outside the folder, a name that is not UTF-8."""
     corpus_dir = Path(corpus_dir)
+    if corpus_dir.exists() and not corpus_dir.is_dir():
+        raise CorpusNotFound(
+            f"--corpus {str(corpus_dir)!r} is a file, not a folder; pass --corpus with the folder that holds it "
+            f"({str(corpus_dir.parent)!r}), or put the file in a folder of its own"
+        )
     if not corpus_dir.is_dir():
         raise CorpusNotFound(
             f"corpus folder {str(corpus_dir)!r} does not exist; create it and put documents "

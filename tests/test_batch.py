@@ -163,3 +163,106 @@ def test_questions_are_embedded_in_batches(run, tmp_path, embedder):
     code, _, _ = run("batch", str(path), "--batch-size", "4")
     assert code == 0
     assert [c for c in embedder.calls if c in (4, 2)][:3] == [4, 4, 2]  # question embeddings, 3 calls for 10
+
+
+def test_input_or_output_that_is_a_folder(run, tmp_path):
+    (tmp_path / "dir.txt").mkdir()
+    code, _, err = run("batch", str(tmp_path / "dir.txt"))
+    assert code == 1 and "dir.txt is a folder, not a file of questions" in err and "Traceback" not in err
+    write_inputs(tmp_path)
+    folder = tmp_path / "outdir.jsonl"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("keep me")
+    for flag in ("--overwrite", "--resume"):
+        code, _, err = run("batch", str(tmp_path / "q.txt"), "-o", str(folder), flag)
+        assert code == 1 and "outdir.jsonl is a folder, not a file for the answers" in err
+    assert (folder / "keep.txt").read_text() == "keep me"
+
+
+def test_csv_with_an_unclosed_quote_names_its_line(run, tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('id,question\n1,"unterminated\n2,Where?\n')
+    code, _, err = run("batch", str(path))
+    assert code == 1 and "q.csv, line 2: a quoted field opens here and is never closed" in err
+    assert "close the quote" in err and not (tmp_path / "q.answers.jsonl").exists()
+    # the line of the quote that stays open, after a quoted field that runs over two lines
+    path.write_text('id,question,note\n1,"Who hosted\nthe meeting?",fine\n2,Where?,"open\n3,What?,x\n')
+    with pytest.raises(BatchInputError, match="q.csv, line 4: a quoted field opens"):
+        read_questions(path)
+    # doubled quotes inside a quoted field, and quotes inside an unquoted one, are read as before
+    path.write_text('id,question\n1,"He said ""hi"", then?"\n2,a "quoted" word?\n')
+    assert [q.question for q in read_questions(path)] == ['He said "hi", then?', 'a "quoted" word?']
+
+
+def test_resume_and_overwrite_together_are_refused(run, tmp_path):
+    write_inputs(tmp_path)
+    code, _, err = run("batch", str(tmp_path / "q.txt"), "--resume", "--overwrite")
+    assert code == 2 and "not allowed with argument" in err
+    assert not (tmp_path / "q.answers.jsonl").exists()
+
+
+def test_a_run_that_fails_before_answering_leaves_the_output_as_it_was(run, tmp_path, monkeypatch):
+    write_inputs(tmp_path)
+    output = tmp_path / "k.csv"
+    code, _, err = run("batch", str(tmp_path / "q.txt"), "-o", str(output), "-k", "1000")
+    assert code == 1 and "k of 1000 is larger than the" in err and not output.exists()
+    code, out, _ = run("batch", str(tmp_path / "q.txt"), "-o", str(output))
+    assert code == 0 and "answered 3 questions" in out
+    # a failure inside answering, before the first record: a new file goes, an old one stays whole
+    from docqa.errors import InvalidQuery
+    from docqa.pipeline import Pipeline
+
+    def fail(*args, **kwargs):
+        raise InvalidQuery("cannot answer")
+
+    monkeypatch.setattr(Pipeline, "ask_many", fail)
+    code, _, _ = run("batch", str(tmp_path / "q.txt"), "-o", str(tmp_path / "new.jsonl"))
+    assert code == 1 and not (tmp_path / "new.jsonl").exists()
+    before = output.read_text()
+    code, _, _ = run("batch", str(tmp_path / "q.txt"), "-o", str(output), "--overwrite")
+    assert code == 1 and output.read_text() == before
+
+
+@pytest.mark.parametrize("name, text, advice", [
+    ("empty.txt", "", "write one question a line"),
+    ("empty.jsonl", "\n", 'write one JSON object a line, like {"id": "q1", "question": "…"}'),
+    ("empty.csv", "id,question\n", "write a header row with a column named question"),
+])
+def test_empty_input_advice_fits_its_format(run, tmp_path, name, text, advice):
+    (tmp_path / name).write_text(text)
+    code, _, err = run("batch", str(tmp_path / name))
+    assert code == 1 and f"{name}: no questions in the file; {advice}" in err
+
+
+def test_csv_header_names_ignore_case_and_spaces(run, tmp_path):
+    path = tmp_path / "sheet.csv"
+    path.write_text(" ID , Question ,Owner\nc1,Who hosted the first meeting?,ann\n")
+    code, _, _ = run("batch", str(path), "-o", str(tmp_path / "out.csv"))
+    assert code == 0
+    with open(tmp_path / "out.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["id"] == "c1" and rows[0]["question"] == QUESTIONS[0] and rows[0]["Owner"] == "ann"
+    path.write_text("question,Question\nwho?,what?\n")
+    with pytest.raises(BatchInputError, match=r"line 1: 2 columns named question \(question, Question\); keep one"):
+        read_questions(path)
+
+
+def test_rate_leaves_out_loading_the_model(run, tmp_path, embedder, monkeypatch):
+    import re
+    import time
+
+    write_inputs(tmp_path)
+    assert run("index")[0] == 0
+    embed = embedder.embed
+    loaded = []
+
+    def slow_first_call(texts, **kwargs):  # a model that takes 1.5 s to load
+        if not loaded:
+            time.sleep(1.5)
+            loaded.append(True)
+        return embed(texts, **kwargs)
+
+    monkeypatch.setattr(embedder, "embed", slow_first_call)
+    code, out, _ = run("batch", str(tmp_path / "q.txt"))
+    seconds = float(re.search(r"in ([\d.]+) s, [\d.]+ questions/s", out).group(1))
+    assert code == 0 and loaded and seconds < 1.0

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,11 @@ INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
 OUTPUT_SUFFIXES = (".jsonl", ".csv")
 RECORD_KEYS = ("id", "question", "answer", "answerable", "citations", "passages", "error")
 CSV_COLUMNS = ["id", "question", "answer", "answerable", "sources", "quotes", "top_scores", "error"]
+HOW_TO_WRITE = {
+    ".txt": "write one question a line",
+    ".csv": "write a header row with a column named question (and optionally id), then a question a row",
+    ".jsonl": 'write one JSON object a line, like {"id": "q1", "question": "…"}',
+}
 
 
 class BatchInputError(DocqaError):
@@ -63,12 +69,16 @@ def read_questions(path: Path) -> list[BatchQuestion]:
             f"{path}: docqa batch reads {', '.join(INPUT_SUFFIXES)} files, not {suffix or 'files without an extension'}; "
             f"rename or convert it"
         )
+    if path.is_dir():
+        raise BatchInputError(f"{path} is a folder, not a file of questions; give the path of a {suffix} file in it")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise BatchInputError(f"{path}: no such file; check the path") from None
     except UnicodeDecodeError as error:
         raise BatchInputError(f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+    except OSError as error:
+        raise BatchInputError(f"{path}: cannot be read ({error.strerror}); check the path and its permissions") from None
     reader = {".txt": _read_txt, ".csv": _read_csv, ".jsonl": _read_jsonl}[suffix]
     return list(reader(path, text))
 
@@ -80,8 +90,18 @@ def _read_txt(path: Path, text: str) -> Iterator[BatchQuestion]:
 
 
 def _read_csv(path: Path, text: str) -> Iterator[BatchQuestion]:
+    unclosed = _unclosed_quote_line(text)
+    if unclosed is not None:
+        raise BatchInputError(
+            f'{path}, line {unclosed}: a quoted field opens here and is never closed, so every row after it '
+            f'would be read into it; close the quote (write a quote inside a quoted field as "")'
+        )
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = [c.strip() for c in (reader.fieldnames or [])]
+    columns = [_column_name(c) for c in (reader.fieldnames or [])]
+    for name in ("question", "id"):
+        if columns.count(name) > 1:
+            same = ", ".join(c.strip() for c in reader.fieldnames or [] if _column_name(c) == name)
+            raise BatchInputError(f"{path}, line 1: {columns.count(name)} columns named {name} ({same}); keep one")
     if "question" not in columns:
         raise BatchInputError(
             f"{path}, line 1: no 'question' column (columns: {', '.join(columns) or 'none'}); "
@@ -95,6 +115,37 @@ def _read_csv(path: Path, text: str) -> Iterator[BatchQuestion]:
         question = row.pop("question") or ""
         identifier = (row.pop("id", None) or "").strip() or str(line)
         yield BatchQuestion(identifier, question.strip(), {k: v for k, v in row.items()})
+
+
+def _column_name(name: str) -> str:
+    """A header name without surrounding spaces; ``question`` and ``id`` in any case become lower case."""
+    name = name.strip()
+    return name.lower() if name.lower() in ("question", "id") else name
+
+
+def _unclosed_quote_line(text: str) -> int | None:
+    """The line where a quoted CSV field opens and never closes, or None.
+
+    Follows the csv module's default dialect, which would read the rest of the file into that field.
+    """
+    state, line, opened, last = "start", 1, 0, 0
+    for match in re.finditer(r'[",\n]', text):
+        char = match.group()
+        if match.start() > last and state in ("start", "closed"):
+            state = "field"  # ordinary characters since the last special one
+        last = match.end()
+        if state == "quoted":
+            state = "closed" if char == '"' else state
+        elif char == '"':
+            if state == "start":
+                state, opened = "quoted", line
+            elif state == "closed":
+                state = "quoted"  # a doubled quote inside a quoted field
+        else:
+            state = "start"
+        if char == "\n":
+            line += 1
+    return opened if state == "quoted" else None
 
 
 def _read_jsonl(path: Path, text: str) -> Iterator[BatchQuestion]:
@@ -125,31 +176,51 @@ def duplicate_ids(questions: Sequence[BatchQuestion]) -> list[str]:
     return [identifier for identifier in dict.fromkeys(q.id for q in questions) if counts[identifier] > 1]
 
 
+def check_output_path(path: Path) -> None:
+    """Raise BatchInputError unless ``path`` can be an answers file: a .jsonl or .csv name, not a folder."""
+    path = Path(path)
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise BatchInputError(
+            f"{path}: docqa batch writes {' or '.join(OUTPUT_SUFFIXES)} files; choose -o with one of those extensions"
+        )
+    if path.is_dir():
+        raise BatchInputError(f"{path} is a folder, not a file for the answers; choose -o with a file name in it")
+
+
 class RecordWriter:
-    """Appends answer records to a .jsonl or .csv file, one line each, flushed at once."""
+    """Appends answer records to a .jsonl or .csv file, one line each, flushed at once.
+
+    A file to replace is emptied at the first record, not before, and a file this writer
+    created is removed again when closed without a record: a run that fails before its
+    first answer leaves the output as it found it.
+    """
 
     def __init__(self, path: Path, extra_columns: Sequence[str], *, append: bool):
         self.path = Path(path)
         self.format = self.path.suffix.lower()
-        if self.format not in OUTPUT_SUFFIXES:
-            raise BatchInputError(
-                f"{self.path}: docqa batch writes {' or '.join(OUTPUT_SUFFIXES)} files; choose -o with one of those extensions"
-            )
+        check_output_path(self.path)
         self.columns = CSV_COLUMNS + [c for c in extra_columns if c not in CSV_COLUMNS]
-        new_file = not append or not self.path.exists() or self.path.stat().st_size == 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "a" if append else "w", encoding="utf-8", newline="")
-        if new_file:
+        self._created = not self.path.exists()
+        self._new_file = not append or self._created or self.path.stat().st_size == 0
+        self.written = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, "a", encoding="utf-8", newline="")
+        except OSError as error:
+            raise BatchInputError(f"{self.path}: cannot be written ({error.strerror}); choose another -o") from None
+
+    def write(self, record: dict) -> None:
+        if self._new_file:
+            self._new_file = False
             self._handle.seek(0)
             self._handle.truncate()
             if self.format == ".csv":
                 self._write_line(self._csv_line(self.columns))
-
-    def write(self, record: dict) -> None:
         if self.format == ".jsonl":
             self._write_line(json.dumps(record, ensure_ascii=False))
         else:
             self._write_line(self._csv_line([_csv_value(record, column) for column in self.columns]))
+        self.written += 1
 
     def _csv_line(self, values: Sequence[str]) -> str:
         buffer = io.StringIO()
@@ -163,6 +234,8 @@ class RecordWriter:
     def close(self) -> None:
         os.fsync(self._handle.fileno())
         self._handle.close()
+        if self._created and not self.written:
+            self.path.unlink(missing_ok=True)
 
 
 def _csv_value(record: dict, column: str) -> str:
@@ -246,6 +319,6 @@ def check_question_text(question: BatchQuestion, max_chars: int) -> str | None:
 
 
 __all__ = [
-    "BatchInputError", "BatchQuestion", "RecordWriter", "completed_ids", "default_output_path",
-    "duplicate_ids", "error_record", "read_questions", "with_fields", "check_question_text",
+    "BatchInputError", "BatchQuestion", "HOW_TO_WRITE", "RecordWriter", "check_output_path", "check_question_text",
+    "completed_ids", "default_output_path", "duplicate_ids", "error_record", "read_questions", "with_fields",
 ]

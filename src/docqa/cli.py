@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="answers file, .jsonl or .csv (default: <input stem>.answers.jsonl beside the input)")
     batch.add_argument("-k", type=_positive_int, default=None,
                        help=f"number of passages to answer from (default {DEFAULT_K})")
-    batch.add_argument("--resume", action="store_true", help="keep the answers already in OUTPUT and answer the rest")
-    batch.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    existing = batch.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true", help="keep the answers already in OUTPUT and answer the rest")
+    existing.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     batch.add_argument("--batch-size", type=_positive_int, default=64, help="questions embedded together (default 64)")
     _add_common(batch)
 
@@ -281,14 +282,16 @@ def _run_ask(pipeline, args) -> int:
 
 
 def _run_batch(pipeline, args) -> int:
-    from .batch import (BatchInputError, RecordWriter, check_question_text, completed_ids,
-                        default_output_path, duplicate_ids, error_record, read_questions, with_fields)
+    from .batch import (HOW_TO_WRITE, BatchInputError, RecordWriter, check_output_path, check_question_text,
+                        completed_ids, default_output_path, duplicate_ids, error_record, read_questions, with_fields)
     from .pipeline import MAX_QUESTION_CHARS
+    from .retrieve import check_k
 
     questions = read_questions(args.input)
     if not questions:
-        raise BatchInputError(f"{args.input}: no questions in the file; write one question a line")
+        raise BatchInputError(f"{args.input}: no questions in the file; {HOW_TO_WRITE[args.input.suffix.lower()]}")
     output = args.output or default_output_path(args.input)
+    check_output_path(output)
     if output.resolve() == args.input.resolve():
         raise BatchInputError(f"{output}: the output would overwrite the input; choose another -o")
     if output.exists() and output.stat().st_size > 0 and not (args.resume or args.overwrite):
@@ -308,6 +311,10 @@ def _run_batch(pipeline, args) -> int:
     skipped = len(questions) - len(todo)
     _prepare(pipeline, args)
     k = _k(pipeline, args)
+    check_k(k, pipeline.index)  # before the output is touched
+    if todo:  # load the model now: the rate counts answering, not start-up
+        pipeline.embedder.embed(["warm up"])
+        pipeline.term_stats
     extra_columns = list(dict.fromkeys(key for q in questions for key in q.fields))
     writer = RecordWriter(output, extra_columns, append=bool(args.resume))
     started = time.perf_counter()

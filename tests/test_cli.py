@@ -140,3 +140,14 @@ def test_output_into_a_pipe_closed_early_ends_quietly(small_corpus, tmp_path):
         os.close(writer)
     assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
     assert result.returncode == 141
+
+
+def test_a_declined_ask_lists_the_closest_passages_without_search_scores(run, small_corpus, tmp_path):
+    code, out, _ = run("ask", "What is the freezing point of helium?", "-k", "3", *paths(small_corpus, tmp_path))
+    assert code == 0
+    assert out.startswith("The documents don't say")
+    listed = out.split("Closest passages (they do not answer the question):\n")[1].splitlines()[0::2]
+    # "1. meetings.txt, characters 0-120": ordered by their likeliest sentences, so the search
+    # scores (which need not fall in that order) are left out
+    assert [line.split(".", 1)[0] for line in listed] == ["1", "2", "3"]
+    assert all(line.split(". ", 1)[1].split(",")[0].endswith((".txt", ".md")) for line in listed)

@@ -236,12 +236,13 @@ def _run_search(pipeline, args) -> int:
     return 0
 
 
-def _print_passage(hit: Hit, width: int = 400) -> None:
+def _print_passage(hit: Hit, width: int = 400, *, score: bool = True) -> None:
     chunk = hit.chunk
     text = " ".join(chunk.text.split())
     if len(text) > width:
         text = text[: width - 1] + "…"
-    print(f"{hit.rank}. {hit.score:.3f}  {_place(chunk.source, chunk.start, chunk.end, chunk.page, chunk.section)}")
+    shown = f"{hit.score:.3f}  " if score else ""
+    print(f"{hit.rank}. {shown}{_place(chunk.source, chunk.start, chunk.end, chunk.page, chunk.section)}")
     print(f"   {text}")
 
 
@@ -275,9 +276,11 @@ def _run_ask(pipeline, args) -> int:
             print(f"[{citation.marker}] {place}")
             print(f"    “{quote}”")
     else:
+        # in the order of their likeliest sentences, not of their search scores: no score is shown
+        # (a search score of 0.000 listed above one of 1.000 reads as a mistake)
         print("Closest passages (they do not answer the question):")
         for hit in answer.passages[:3]:
-            _print_passage(hit, width=240)
+            _print_passage(hit, width=240, score=False)
     return 0
 
 

@@ -371,10 +371,10 @@ def _run_eval(pipeline, args) -> int:
     )
     for candidate in configs:
         chunking = candidate.chunking
-        if chunking.max_tokens > pipeline.embedder.max_tokens or chunking.overlap_tokens >= chunking.max_tokens:
+        if chunking.max_tokens > pipeline.embedder.max_tokens:  # sizes and overlaps are checked in configurations()
             raise DocqaError(
-                f"chunks of {chunking.max_tokens} tokens with {chunking.overlap_tokens} overlap do not fit: "
-                f"use --chunk-tokens up to {pipeline.embedder.max_tokens} and an overlap smaller than the chunk"
+                f"chunks of {chunking.max_tokens} tokens do not fit the model's window: "
+                f"use --chunk-tokens up to {pipeline.embedder.max_tokens}"
             )
     report = run_evaluation(
         dataset, configs, pipeline.embedder,

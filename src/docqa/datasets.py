@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DocqaError
+
+logger = logging.getLogger(__name__)
 
 
 class DatasetError(DocqaError):
@@ -81,17 +85,63 @@ def _source_name(number: int, title: str) -> str:
     return f"{number:03d}_{slug}.txt"
 
 
+_NOT_SQUAD = ('the file does not follow SQuAD\'s format: {"data": [{"title", "paragraphs": [{"context", '
+              '"qas": [{"id", "question", "answers": [{"text"}]}]}]}]}')
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    """``raw`` as text: UTF-8, with or without a byte-order mark.
+
+    Raises:
+        DatasetError: the bytes are not UTF-8 (naming the line and byte offset).
+    """
+    skip = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return raw[skip:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        offset = skip + error.start
+        line = raw.count(b"\n", 0, offset) + 1
+        raise DatasetError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{raw[offset]:02x} at offset {offset}); "
+            f"save the file as UTF-8 and run again"
+        ) from None
+
+
+def _shown(value: object) -> str:
+    """``value`` as JSON, cut short, for an error message."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _squad_field(path: Path, where: str, item: object, key: str, kind: type | tuple[type, ...]):
+    """``item[key]``, a field a SQuAD file must have, checked to be a ``kind``."""
+    if not isinstance(item, dict):
+        raise DatasetError(f"{path}: {where} is {_shown(item)}, not a JSON object; {_NOT_SQUAD}")
+    if key not in item:
+        raise DatasetError(f'{path}: {where} has no "{key}"; {_NOT_SQUAD}')
+    value = item[key]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        expected = {list: "a list", str: "a string"}.get(kind, "a string or number")
+        raise DatasetError(f'{path}: {where} has "{key}": {_shown(value)}, not {expected}; {_NOT_SQUAD}')
+    return value
+
+
 def load_squad(path: Path, *, holdout_articles: int = 0) -> EvalSet:
     """Each article is one document, its paragraphs joined by blank lines.
 
     The last ``holdout_articles`` articles are left out of the documents; their answerable
     questions become ``out_of_corpus`` ones.
+
+    Raises:
+        DatasetError: the file is not UTF-8 JSON, lacks a field SQuAD has, or holds no question.
     """
     raw = path.read_bytes()
     try:
-        articles = json.loads(raw)["data"]
+        articles = json.loads(_decode(path, raw))["data"]
     except (ValueError, KeyError, TypeError) as error:
         raise DatasetError(f"{path}: not a SQuAD file ({error}); expected {{\"data\": [articles]}}") from None
+    if not isinstance(articles, list) or not articles:
+        raise DatasetError(f'{path}: "data" holds no articles; {_NOT_SQUAD}')
     if holdout_articles < 0 or holdout_articles >= len(articles):
         raise DatasetError(
             f"--holdout-articles {holdout_articles} must leave at least one of the {len(articles)} articles; "
@@ -101,23 +151,45 @@ def load_squad(path: Path, *, holdout_articles: int = 0) -> EvalSet:
     documents: dict[str, str] = {}
     questions: list[EvalQuestion] = []
     for number, article in enumerate(articles):
-        source = _source_name(number, article.get("title", ""))
-        paragraphs = [" ".join(p["context"].split("\n\n")) for p in article["paragraphs"]]
+        where = f"article {number + 1}"
+        title = article.get("title", "") if isinstance(article, dict) else ""
+        if not isinstance(title, str):
+            raise DatasetError(f'{path}: {where} has "title": {_shown(title)}, not a string; {_NOT_SQUAD}')
+        where += f" ({_shown(title)})" if title else ""
+        source = _source_name(number, title)
         held_out = number >= kept
-        if not held_out:
-            documents[source] = "\n\n".join(paragraphs)
-        for paragraph_number, paragraph in enumerate(article["paragraphs"]):
-            for qa in paragraph["qas"]:
-                answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", []) if a["text"].strip()))
-                if qa.get("is_impossible") or not answers:
+        contexts = []
+        for paragraph_number, paragraph in enumerate(_squad_field(path, where, article, "paragraphs", list)):
+            at = f"{where}, paragraph {paragraph_number + 1}"
+            contexts.append(" ".join(_squad_field(path, at, paragraph, "context", str).split("\n\n")))
+            for qa_number, qa in enumerate(_squad_field(path, at, paragraph, "qas", list)):
+                qa_at = f"{at}, question {qa_number + 1}"
+                qa_id = str(_squad_field(path, qa_at, qa, "id", (str, int)))
+                qa_at = f"{at}, question {_shown(qa_id)}"
+                text = _squad_field(path, qa_at, qa, "question", str)
+                impossible = qa.get("is_impossible", False)
+                if not isinstance(impossible, bool):
+                    raise DatasetError(f'{path}: {qa_at} has "is_impossible": {_shown(impossible)}; '
+                                       f"it must be true or false (JSON booleans, without quotes)")
+                given = qa.get("answers", []) if impossible else _squad_field(path, qa_at, qa, "answers", list)
+                if not isinstance(given, list):
+                    raise DatasetError(f'{path}: {qa_at} has "answers": {_shown(given)}, not a list; {_NOT_SQUAD}')
+                answers = tuple(dict.fromkeys(
+                    answer for answer_number, item in enumerate(given)
+                    if (answer := _squad_field(path, f"{qa_at}, answer {answer_number + 1}", item, "text", str)).strip()
+                ))
+                if impossible or not answers:
                     if held_out:
                         continue  # out-of-corpus questions are the answerable ones of other articles
-                    questions.append(EvalQuestion(str(qa["id"]), qa["question"], (), "impossible"))
+                    questions.append(EvalQuestion(qa_id, text, (), "impossible"))
                 elif held_out:
-                    questions.append(EvalQuestion(str(qa["id"]), qa["question"], answers, "out_of_corpus"))
+                    questions.append(EvalQuestion(qa_id, text, answers, "out_of_corpus"))
                 else:
-                    questions.append(EvalQuestion(str(qa["id"]), qa["question"], answers, "answerable",
-                                                  (source,), paragraph_number))
+                    questions.append(EvalQuestion(qa_id, text, answers, "answerable", (source,), paragraph_number))
+        if not held_out:
+            documents[source] = "\n\n".join(contexts)
+    if not questions:
+        raise DatasetError(f'{path}: holds no questions (no "qas" in any paragraph); {_NOT_SQUAD}')
     return EvalSet(path.name, _fingerprint(raw, f"holdout={holdout_articles}".encode()), documents,
                    tuple(questions), "span")
 
@@ -132,61 +204,121 @@ def load_beir(path: Path) -> EvalSet:
         raise DatasetError(f"{path}: not a complete BEIR folder ({error}); it needs corpus.jsonl, queries.jsonl and qrels/test.tsv") from None
     documents: dict[str, str] = {}
     names: dict[str, str] = {}
-    for number, line in enumerate(corpus_raw.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(_decode(path / "corpus.jsonl", corpus_raw).splitlines(), start=1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
             doc_id = str(entry["_id"])
-        except (ValueError, KeyError, TypeError):
-            raise DatasetError(f"{path / 'corpus.jsonl'}, line {number}: expected {{\"_id\", \"title\", \"text\"}}") from None
+            title, text = entry.get("title") or "", entry.get("text") or ""
+            if not isinstance(title, str) or not isinstance(text, str):
+                raise TypeError("title and text must be strings")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise DatasetError(f"{path / 'corpus.jsonl'}, line {number}: expected {{\"_id\", \"title\", \"text\"}} with string values") from None
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", doc_id) + ".txt"
         names[doc_id] = name
-        title = (entry.get("title") or "").strip()
-        documents[name] = f"{title}\n\n{entry.get('text', '')}" if title else entry.get("text", "")
+        title = title.strip()
+        documents[name] = f"{title}\n\n{text}" if title else text
     relevant: dict[str, list[str]] = {}
-    for number, line in enumerate(qrels_raw.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(_decode(path / "qrels" / "test.tsv", qrels_raw).splitlines(), start=1):
         fields = line.split("\t")
         if number == 1 and fields[0] in ("query-id", "query_id", "qid"):
             continue
-        if len(fields) < 3:
-            raise DatasetError(f"{path / 'qrels' / 'test.tsv'}, line {number}: expected query-id, corpus-id, score separated by tabs")
-        if float(fields[2]) > 0 and fields[1] in names:
+        try:
+            score = float(fields[2])
+        except (IndexError, ValueError):
+            raise DatasetError(f"{path / 'qrels' / 'test.tsv'}, line {number}: expected query-id, corpus-id, score separated by tabs") from None
+        if score > 0 and fields[1] in names:
             relevant.setdefault(fields[0], []).append(names[fields[1]])
     questions = []
-    for number, line in enumerate(queries_raw.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(_decode(path / "queries.jsonl", queries_raw).splitlines(), start=1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
-            query_id = str(entry["_id"])
+            query_id, text = str(entry["_id"]), entry["text"]
+            if not isinstance(text, str):
+                raise TypeError("text must be a string")
         except (ValueError, KeyError, TypeError):
-            raise DatasetError(f"{path / 'queries.jsonl'}, line {number}: expected {{\"_id\", \"text\"}}") from None
+            raise DatasetError(f"{path / 'queries.jsonl'}, line {number}: expected {{\"_id\", \"text\"}} with string values") from None
         if query_id in relevant:
-            questions.append(EvalQuestion(query_id, entry["text"], (), "answerable", tuple(relevant[query_id])))
+            questions.append(EvalQuestion(query_id, text, (), "answerable", tuple(relevant[query_id])))
+    if not questions:
+        raise DatasetError(f"{path}: holds no questions: no query of queries.jsonl has a document of corpus.jsonl "
+                           f"with a score above 0 in qrels/test.tsv")
     return EvalSet(path.name, _fingerprint(corpus_raw, queries_raw, qrels_raw), documents, tuple(questions), "document")
+
+
+_GOLD_FIELDS = ("id", "question", "answers", "evidence", "answerable")
+_GOLD_EXAMPLE = ('{"id": "q1", "question": "Who hosted the first meeting?", "answers": ["the German Foreign Office"], '
+                 '"evidence": "The first meeting was hosted by the German Foreign Office.", "answerable": true}')
 
 
 def load_gold_jsonl(path: Path) -> EvalSet:
     """docqa's gold format, over the corpus folder: one object a line with ``id``, ``question``,
     ``answers`` (short strings found in the text), ``evidence`` (the exact supporting text) and
-    ``answerable``."""
+    ``answerable``.
+
+    Raises:
+        DatasetError: the file is not UTF-8, a line is not such an object (naming the line and
+            the field), two lines share an id, or the file holds no question.
+    """
+    raw = path.read_bytes()
     questions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    first_seen: dict[str, int] = {}
+    ignored: dict[str, int] = {}
+    for number, line in enumerate(_decode(path, raw).splitlines(), start=1):
         if not line.strip():
             continue
+        where = f"{path}, line {number}"
         try:
             entry = json.loads(line)
-            answerable = bool(entry.get("answerable", True))
-            question = EvalQuestion(
-                str(entry.get("id", number)), entry["question"], tuple(entry.get("answers") or ()),
-                "answerable" if answerable else "unanswerable", evidence=entry.get("evidence") if answerable else None,
-            )
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise DatasetError(
-                f'{path}, line {number}: expected {{"id", "question", "answers", "evidence", "answerable"}}'
-            ) from None
-        if answerable and not question.evidence:
-            raise DatasetError(f"{path}, line {number}: an answerable question needs its evidence text")
+        except ValueError as error:
+            raise DatasetError(f"{where}: not JSON ({error}); write one object a line, like {_GOLD_EXAMPLE}") from None
+        question = _gold_question(entry, number, where)
+        if question.id in first_seen:
+            raise DatasetError(f"{where}: id {_shown(question.id)} is already used on line {first_seen[question.id]}; "
+                               f"give each question its own id")
+        first_seen[question.id] = number
+        for key in entry:
+            if key not in _GOLD_FIELDS:
+                ignored.setdefault(key, number)
         questions.append(question)
-    return EvalSet(path.name, _fingerprint(path.read_bytes()), None, tuple(questions), "span")
+    if ignored:
+        logger.warning("%s: ignored the field(s) %s (first on line %d); the gold format has %s", path,
+                       ", ".join(ignored), min(ignored.values()), ", ".join(_GOLD_FIELDS))
+    if not questions:
+        raise DatasetError(f"{path}: holds no questions; write one JSON object a line, like {_GOLD_EXAMPLE}")
+    return EvalSet(path.name, _fingerprint(raw), None, tuple(questions), "span")
+
+
+def _gold_question(entry: object, number: int, where: str) -> EvalQuestion:
+    """One line of a gold set, its fields checked: a wrong type would silently change the scores."""
+    if not isinstance(entry, dict):
+        raise DatasetError(f"{where}: {_shown(entry)} is not a JSON object; write one like {_GOLD_EXAMPLE}")
+    question_id = number if entry.get("id") is None else entry["id"]
+    if isinstance(question_id, bool) or not isinstance(question_id, (str, int)) or not str(question_id).strip():
+        raise DatasetError(f'{where}: "id" is {_shown(question_id)}; it must be a non-empty string, like "q{number}"')
+    text = entry.get("question")
+    if not isinstance(text, str) or not text.strip():
+        raise DatasetError(f'{where}: "question" is {_shown(text) if "question" in entry else "missing"}; '
+                           f'it must be the question as a non-empty string, like "Who hosted the first meeting?"')
+    answerable = entry.get("answerable", True)
+    if not isinstance(answerable, bool):
+        raise DatasetError(f'{where}: "answerable" is {_shown(answerable)}; it must be true or false '
+                           f"(JSON booleans, without quotes)")
+    answers = entry.get("answers")
+    if answers is None:
+        answers = []
+    if not isinstance(answers, list) or not all(isinstance(a, str) and a.strip() for a in answers):
+        like = _shown([answers]) if isinstance(answers, str) and answers.strip() else '["the German Foreign Office"]'
+        raise DatasetError(f'{where}: "answers" is {_shown(answers)}; it must be a list of non-empty strings, like {like}')
+    evidence = entry.get("evidence")
+    if evidence is not None and not isinstance(evidence, str):
+        raise DatasetError(f'{where}: "evidence" is {_shown(evidence)}; it must be a string: the exact text of '
+                           f"the document that supports the answer")
+    if answerable and not (evidence or "").strip():
+        raise DatasetError(f"{where}: an answerable question needs its evidence text; add \"evidence\": the "
+                           f"document's text that answers it, copied exactly (or set \"answerable\": false)")
+    return EvalQuestion(str(question_id), text, tuple(answers), "answerable" if answerable else "unanswerable",
+                        evidence=evidence if answerable else None)

@@ -129,6 +129,27 @@ def test_an_answer_cites_its_source_and_a_followup_follows_the_conversation(app_
     expect(panel.locator(".docqa-question")).to_contain_text("When was the first film released?", timeout=TIMEOUT)
 
 
+def test_the_sources_panel_scrolls_by_itself_and_a_marker_keeps_the_chat_in_view(browser, served):
+    page = browser.new_page(viewport={"width": 1400, "height": 360})
+    page.goto(served[0])
+    expect(page.locator("#docqa-question textarea")).to_be_visible(timeout=TIMEOUT)
+    answer = ask(page, "When was the first film released?")
+    panel = page.locator("#docqa-sources-panel")
+    # taller than the window: it scrolls on its own (Gradio's styles had made it overflow, clipped)
+    assert panel.evaluate("e => getComputedStyle(e).overflowY") == "auto"
+    assert panel.evaluate("e => e.scrollHeight > e.clientHeight")
+    where = "() => [scrollY, document.querySelector('.gradio-container').scrollTop]"
+    answer.locator("a.docqa-marker").last.scroll_into_view_if_needed()  # where a user's click would be
+    before = page.evaluate(where)
+    answer.locator("a.docqa-marker").last.click()
+    entry = panel.locator("#" + answer.locator("a.docqa-marker").last.get_attribute("href")[1:])
+    expect(entry).to_be_in_viewport()
+    # only the panel moved: the page, and the chat in it, stayed where they were (scrolling the
+    # hidden-overflow container took the chat out of view with no way back)
+    assert page.evaluate(where) == before
+    page.close()
+
+
 def test_an_uploaded_file_is_answerable_at_once(app_page, tmp_path):
     page = app_page
     (tmp_path / "budget.txt").write_text("The annual budget of the observatory was 4 million euros.", encoding="utf-8")

@@ -122,7 +122,8 @@ def render_documents(pipeline: Pipeline) -> str:
 CSS = """
 .docqa-title h1 { margin: 0 0 2px 0; font-size: 1.6rem; }
 .docqa-title p { margin: 0; color: var(--body-text-color-subdued); }
-#docqa-sources-panel { max-height: 72vh; overflow-y: auto; }
+/* !important: Gradio's block style sets overflow visible, which clipped the panel's lower entries */
+#docqa-sources-panel { max-height: 72vh; overflow-y: auto !important; }
 .docqa-sources { font-size: 0.95rem; line-height: 1.5; }
 .docqa-empty { color: var(--body-text-color-subdued); padding: 12px; border: 1px dashed var(--border-color-primary); border-radius: 8px; }
 .docqa-question, .docqa-query { margin: 0 0 6px 0; }

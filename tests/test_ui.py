@@ -134,6 +134,8 @@ def test_a_declined_answer_still_shows_the_closest_passages_marked():
                       (Hit(CHUNK, 0.2, 1),))
     assert format_reply(declined, 1) == "The documents don't say: none of them mentions “budget”\\."
     panel = render_sources(Turn(1, "q?", "q?", "hybrid", 5, declined, 1), {DOCUMENT.source: DOCUMENT})
+    assert "(hybrid, 5 passages)" in panel
+    assert "(hybrid, 1 passage)" in render_sources(Turn(1, "q?", "q?", "hybrid", 1, declined, 1), {DOCUMENT.source: DOCUMENT})
     assert "None of these passages supports an answer" in panel
     assert "does not support an answer" in panel and 'id="docqa-t1-p1"' in panel and "<mark>" not in panel
 
@@ -163,6 +165,7 @@ def test_settings_apply_per_request_and_k_is_capped(pipeline):
 def test_errors_become_messages(pipeline, monkeypatch):
     history, turns, _ = respond(pipeline, "   ", [], [])
     assert "question is empty" in history[-1]["content"] and turns == []
+    assert history[0]["content"] == "*(an empty question)*"  # a bubble that can be seen, not an empty one
     history, turns, _ = respond(pipeline, "Who?", history, turns, 3, "semantic")
     assert "retrieval mode 'semantic' is unknown" in history[-1]["content"]
 

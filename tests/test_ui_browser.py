@@ -132,7 +132,7 @@ def test_an_answer_cites_its_source_and_a_followup_follows_the_conversation(app_
 def test_the_sources_panel_scrolls_by_itself_and_a_marker_keeps_the_chat_in_view(browser, served):
     page = browser.new_page(viewport={"width": 1400, "height": 360})
     page.goto(served[0])
-    expect(page.locator("#docqa-question textarea")).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("textbox", name="Question")).to_be_visible(timeout=TIMEOUT)  # its name for screen readers
     answer = ask(page, "When was the first film released?")
     panel = page.locator("#docqa-sources-panel")
     # taller than the window: it scrolls on its own (Gradio's styles had made it overflow, clipped)
@@ -155,11 +155,14 @@ def test_an_uploaded_file_is_answerable_at_once(app_page, tmp_path):
     (tmp_path / "budget.txt").write_text("The annual budget of the observatory was 4 million euros.", encoding="utf-8")
     (tmp_path / "empty.txt").write_bytes(b"")
     page.get_by_role("tab", name="Documents").click()
+    replace = page.get_by_label("Replace files with the same name")
+    replace.check()  # (nothing to replace here) it is unticked again after the upload
     page.locator("#docqa-upload input[type=file]").set_input_files([str(tmp_path / "budget.txt"), str(tmp_path / "empty.txt")])
     status = page.locator("#docqa-status")
     expect(status).to_contain_text("added budget.txt", timeout=TIMEOUT)
     expect(status).to_contain_text("empty.txt is empty")
     expect(page.locator("#docqa-documents")).to_contain_text("budget.txt")
+    expect(replace).not_to_be_checked()
 
     page.get_by_role("tab", name="Chat").click()
     answer = ask(page, "What was the annual budget of the observatory?")

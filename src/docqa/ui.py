@@ -61,7 +61,8 @@ def respond(pipeline: Pipeline, message: str, history: list | None, turns: list 
         the cleared question box.
     """
     history, turns, message = list(history or []), list(turns or []), message or ""
-    history.append({"role": "user", "content": escape_markdown(message)})
+    # an empty question still gets its bubble, one that can be seen, so that each answer follows its question
+    history.append({"role": "user", "content": escape_markdown(message) if message.strip() else "*(an empty question)*"})
     try:
         previous = turns[-1].search_query if turns else None
         stats = pipeline.term_stats
@@ -217,7 +218,8 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
         return message, render_documents(pipeline), gr.Dropdown(choices=choices, value=None)
 
     def on_upload(paths, replace, progress=gr.Progress(track_tqdm=True)):
-        return (*on_documents_changed(add_documents(pipeline, paths, replace, progress)), None)
+        # the replace box is unticked again: a later upload must not overwrite without being asked to
+        return (*on_documents_changed(add_documents(pipeline, paths, replace, progress)), None, False)
 
     def on_remove(source, progress=gr.Progress(track_tqdm=True)):
         return on_documents_changed(remove_document(pipeline, source, progress))
@@ -247,7 +249,8 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
                             examples=[{"text": q} for q in examples] or None,
                         )
                         with gr.Row():
-                            question = gr.Textbox(show_label=False, placeholder="Ask a question about the documents",
+                            question = gr.Textbox(label="Question", show_label=False,
+                                                  placeholder="Ask a question about the documents",
                                                   autofocus=True, scale=6, elem_id="docqa-question", submit_btn=False)
                             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="docqa-ask")
                         with gr.Row(equal_height=False):
@@ -284,7 +287,7 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
         clear.click(lambda: ([], [], None, render_sources(None, {}), ""), None, ask_outputs, api_visibility="private")
         chatbot.clear(lambda: ([], None, render_sources(None, {})), None, [turns, selected, sources], api_visibility="private")
         status_outputs = [status, documents_table, choice]
-        upload.upload(on_upload, [upload, replace], [*status_outputs, upload], api_visibility="private")
+        upload.upload(on_upload, [upload, replace], [*status_outputs, upload, replace], api_visibility="private")
         remove.click(on_remove, choice, status_outputs,
                      js="(source) => (source && confirm('Remove ' + source + ' from the corpus folder?')) ? source : null",
                      api_visibility="private")

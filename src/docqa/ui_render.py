@@ -65,7 +65,7 @@ def render_sources(turn: Turn | None, documents: Mapping[str, Document], context
     parts = ['<div class="docqa-sources">',
              f'<p class="docqa-question">Sources for <q>{escape_html(turn.question)}</q></p>',
              f'<p class="docqa-query">Searched for <q>{escape_html(turn.search_query)}</q> '
-             f'({escape_html(turn.mode)}, {turn.k} passages)'
+             f'({escape_html(turn.mode)}, {turn.k} passage{"" if turn.k == 1 else "s"})'
              + (' — the question was completed with the previous one’s subject' if turn.search_query != turn.question else '')
              + '</p>']
     hits = {hit.chunk.chunk_id: hit for hit in answer.passages}

@@ -50,14 +50,28 @@ def pipeline(small_corpus, tmp_path, embedder):
     # words the follow-up already has (by stem) are not repeated
     ("What did it say about the reports?", "What did the report recommend?",
      "What did it say about the reports? recommend"),
+    # one word of its own, but no new subject: the previous one's, or a number
+    ("Where was the meeting?", "What happened at the November 2008 meeting?", "Where was the meeting? happened november 2008"),
+    ("In 2011?", "Which meetings did the group organize in 2010?", "In 2011? meetings group organize 2010"),
 ])
 def test_a_followup_is_completed_with_the_previous_subject(question, previous, expected):
     assert resolve_followup(question, previous) == expected
 
 
+def test_a_lone_word_the_documents_do_not_use_is_no_new_subject():
+    known = {"report", "group", "2009", "documentari"}.__contains__
+    assert resolve_followup("Which year?", "What report did the group write in 2009?", known_term=known) == \
+        "Which year? report group 2009"
+    assert resolve_followup("What are the documentaries about?", "When was it published? report group 2009",
+                            known_term=known) == "What are the documentaries about?"
+
+
 @pytest.mark.parametrize("question, previous", [
     ("Which company did the working group collaborate with in 2010?", "Who leads the working group?"),
     ("Where was the 2011 conference held?", "What are the documentaries about?"),
+    # one word of its own, a subject the previous question did not have
+    ("What are the documentaries about?", "When was it published? report group 2009"),
+    ("Microsoft?", "Quelle entreprise a collaboré avec le groupe en 2010 ?"),
     ("When was it published?", None),
     ("When was it published?", "   "),
 ])

@@ -20,10 +20,13 @@ def resolve_followup(question: str, previous_query: str | None, *, max_own_terms
 
     There is no generative model to rewrite a follow-up, so a question that cannot stand on
     its own (it points back with a pronoun, opens with "and"/"what about", or has at most
-    ``max_own_terms`` content terms) is completed with the previous query's content words
-    that it does not already hold: "When was it published?" after "What report did the group
-    write in 2009?" searches for "When was it published? report group write 2009". Other
-    questions are searched as they are, so a new subject starts a new chain.
+    ``max_own_terms`` content terms, none of them a new subject) is completed with the previous
+    query's content words that it does not already hold: "When was it published?" after "What
+    report did the group write in 2009?" searches for "When was it published? report group
+    write 2009". Other questions are searched as they are, so a new subject starts a new
+    chain: "What are the documentaries about?" names one, a word the documents use (when
+    ``known_term`` is given) that the previous query does not hold and that is not a number
+    ("In 2011?" leans on the previous question).
 
     Args:
         question: the question as typed.
@@ -41,7 +44,11 @@ def resolve_followup(question: str, previous_query: str | None, *, max_own_terms
     question_words = words(question)
     own_terms = {stem(w) for w in question_words if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1}
     lowered = " ".join(question_words) + " "
-    if not (ANAPHORS & set(question_words) or lowered.startswith(FOLLOWUP_OPENERS) or len(own_terms) <= max_own_terms):
+    previous_terms = {stem(w) for w in words(previous_query)}
+    new_subject = any(term not in previous_terms and not any(ch.isdigit() for ch in term)
+                      and (known_term is None or known_term(term)) for term in own_terms)
+    if not (ANAPHORS & set(question_words) or lowered.startswith(FOLLOWUP_OPENERS)
+            or (len(own_terms) <= max_own_terms and not new_subject)):
         return question
     added: list[str] = []
     seen = set(own_terms)

@@ -19,8 +19,8 @@ from docqa.retrieve import RetrievalSettings
 from docqa.types import Answer, Chunk, Citation, Document, Hit
 from docqa.ui import render_documents, respond, turn_for_message
 from docqa.ui_render import Turn, escape_markdown, format_reply, render_sources
-from docqa.uploads import (MAX_UPLOAD_BYTES, UploadRejected, add_documents, check_upload, remove_document,
-                           remove_stale_uploads, save_upload)
+from docqa.uploads import (MAX_UPLOAD_BYTES, UploadRejected, add_documents, check_upload, reindex_and_report,
+                           remove_document, remove_stale_uploads, save_upload)
 from servers import free_port
 
 INJECTION = "<script>alert(1)</script> <img src=x onerror=alert(1)>"
@@ -218,6 +218,14 @@ def test_a_chat_message_leads_to_its_turn(pipeline):
 def test_uploads_are_checked(tmp_path, name, data, words):
     with pytest.raises(UploadRejected, match=words):
         check_upload(name, data, tmp_path, max_bytes=100)
+
+
+def test_checking_an_unchanged_corpus_folder_says_nothing_changed(pipeline):
+    assert reindex_and_report(pipeline, ["checked the corpus folder"]) == [
+        f"✓ checked the corpus folder; nothing changed: the index holds 3 documents, {pipeline.index.size} passages."]
+    (pipeline.corpus_dir / "more.txt").write_text("The observatory opened in 1998.")
+    [line] = reindex_and_report(pipeline, ["checked the corpus folder"])
+    assert "indexed 4 documents" in line and "embedded 1 new passage)" in line
 
 
 def test_an_upload_that_fails_to_write_leaves_nothing_behind(tmp_path, monkeypatch):

@@ -181,9 +181,10 @@ def reindex_and_report(pipeline: Pipeline, done: list[str]) -> list[str]:
     except Exception:
         logger.exception("indexing failed")
         return [f"✗ {UNEXPECTED}"]
-    built = ""
-    if report is not None:
-        built = f" in {report.seconds:.1f} s (embedded {report.embedded} new passage{'s' if report.embedded != 1 else ''})"
+    if report is None:  # the index was up to date
+        return [f"✓ {escape_markdown(', '.join(done))}; nothing changed: the index holds {len(index.documents)} "
+                f"documents, {index.size} passages."]
+    built = f" in {report.seconds:.1f} s (embedded {report.embedded} new passage{'s' if report.embedded != 1 else ''})"
     return [f"✓ {escape_markdown(', '.join(done))}; indexed {len(index.documents)} documents, "
             f"{index.size} passages{built}. Ask away."]
 

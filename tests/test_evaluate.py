@@ -109,22 +109,25 @@ def test_the_eval_cache_keeps_what_was_used_lately(tmp_path, embedder, monkeypat
     monkeypatch.setenv("DOCQA_NO_PROGRESS", "1")
     cache = tmp_path / "cache"
     long_ago = time.time() - (CACHE_DAYS + 1) * 86400
-    old, recent, unmarked_old = cache / "eval" / "old", cache / "eval" / "recent", cache / "eval" / "before-stamps"
-    for entry in (old, recent, unmarked_old):
+    old, recent, unmarked_old = cache / "eval" / "0123456789abcdef", cache / "eval" / "corpus-0123456789ab", \
+        cache / "eval" / "fedcba9876543210"
+    foreign = cache / "eval" / "my-notes"  # not an entry of docqa's, however old
+    for entry in (old, recent, unmarked_old, foreign):
         (entry / "index-250-30").mkdir(parents=True)
         (entry / "index-250-30" / "vectors.faiss").write_bytes(b"x")
     (old / ".last-used").touch()
     (recent / ".last-used").touch()
     os.utime(old / ".last-used", (long_ago, long_ago))
     os.utime(unmarked_old, (long_ago, long_ago))
+    os.utime(foreign, (long_ago, long_ago))
 
     argv = ["eval", str(DATA / "squad-v1.1-excerpt.json"), "--report", str(tmp_path / "report"), "--cache", str(cache),
             "--modes", "dense", "--retrieval-only"]
     assert main(argv, embedder=embedder) == 0
     kept = sorted(p.name for p in (cache / "eval").iterdir())
-    assert "old" not in kept and "before-stamps" not in kept and "recent" in kept
-    assert len(kept) == 2  # and the one this run used, marked as used now
-    used = next(p for p in (cache / "eval").iterdir() if p.name != "recent")
+    assert old.name not in kept and unmarked_old.name not in kept and recent.name in kept and foreign.name in kept
+    assert len(kept) == 3  # and the one this run used, marked as used now
+    used = next(p for p in (cache / "eval").iterdir() if p.name not in (recent.name, foreign.name))
     assert time.time() - (used / ".last-used").stat().st_mtime < 600
     assert prune_cache(cache / "eval") == [] and prune_cache(tmp_path / "no-cache") == []
 

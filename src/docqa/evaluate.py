@@ -391,6 +391,7 @@ def run_evaluation(
 # A dataset's (or corpus folder's) cached indexes go after this many days without an evaluation.
 CACHE_DAYS = 30
 _USED = ".last-used"
+_ENTRY_NAME = re.compile(r"[0-9a-f]{16}|corpus-[0-9a-f]{12}")  # a dataset's fingerprint, a corpus folder's key
 
 
 def _mark_used(entry: Path) -> None:
@@ -401,8 +402,9 @@ def _mark_used(entry: Path) -> None:
 def prune_cache(cache_dir: Path, *, keep: Path | None = None, days: float = CACHE_DAYS) -> list[Path]:
     """Delete the cache entries no evaluation has used for ``days`` days; the entries removed.
 
-    An entry is one dataset's corpus and indexes, or one corpus folder's indexes; its last use
-    is the time of its ``.last-used`` file (or of the entry itself, for one made before it).
+    An entry is one dataset's corpus and indexes, or one corpus folder's indexes, named by a
+    fingerprint; anything else in the folder is not docqa's and stays. Its last use is the time
+    of its ``.last-used`` file (or of the entry itself, for one made before it).
     """
     import shutil
 
@@ -411,7 +413,7 @@ def prune_cache(cache_dir: Path, *, keep: Path | None = None, days: float = CACH
     cutoff = time.time() - days * 86400
     removed = []
     for entry in sorted(cache_dir.iterdir()):
-        if not entry.is_dir() or entry == keep:
+        if not entry.is_dir() or entry == keep or not _ENTRY_NAME.fullmatch(entry.name):
             continue
         stamp = entry / _USED
         try:

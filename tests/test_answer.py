@@ -89,6 +89,46 @@ def test_a_sentence_quoted_already_as_the_one_leaned_on_leaves_its_place_to_the_
     assert [c.quote for c in answer.citations] == [text[: text.index(" A second")], "A second film followed in 2012."]
 
 
+MEMBERS = ("Members:\n• Office of Counter-Terrorism (lead)\n• Department of Public Information (DPI)\n\n"
+           "Purpose:\nThe group counters the use of the internet for terrorist purposes.")
+
+
+def test_a_label_is_quoted_with_the_list_it_introduces():
+    document = Document("group.txt", MEMBERS, "0")
+    hit = Hit(Chunk("c1", "group.txt", 0, len(MEMBERS), MEMBERS, 40), 0.9, 1)
+    from docqa.sentences import split_sentences
+
+    spans = split_sentences(MEMBERS, 0, len(MEMBERS))
+    assert MEMBERS[spans[0][0]:spans[0][1]] == "Members:"
+    similarities = {"Members:": 0.9}
+    candidates = [SentenceCandidate(hit, a, b, MEMBERS[a:b], similarities.get(MEMBERS[a:b], 0.1), i, len(spans))
+                  for i, (a, b) in enumerate(spans)]
+    one = AnswerPolicy(max_sentences=1, decline_threshold=0.0)
+    answer = compose_answer("Who are the members?", [hit], candidates, {"group.txt": document},
+                            term_statistics([MEMBERS]), one)
+    # "Members:" alone says nothing: its quote runs to the end of the list, up to the blank line
+    list_end = MEMBERS.index("\n\nPurpose")
+    assert [(c.start, c.end) for c in answer.citations] == [(0, list_end)]
+    assert answer.citations[0].quote == MEMBERS[:list_end]
+    assert answer.text.startswith("Members: • Office of Counter-Terrorism (lead) • Department")
+    # a list item chosen first leaves no place to its label, which alone would add nothing
+    similarities = {"Members:": 0.5, "• Department of Public Information (DPI)": 0.9}
+    candidates = [SentenceCandidate(hit, a, b, MEMBERS[a:b], similarities.get(MEMBERS[a:b], 0.1), i, len(spans))
+                  for i, (a, b) in enumerate(spans)]
+    every = AnswerPolicy(max_sentences=2, extra_sentence_ratio=0.0, extra_sentence_minimum=0.0, decline_threshold=0.0)
+    answer = compose_answer("Who are the members?", [hit], candidates, {"group.txt": document},
+                            term_statistics([MEMBERS]), every)
+    quotes = [c.quote for c in answer.citations]
+    assert quotes[0] == "• Department of Public Information (DPI)" and "Members:" not in quotes
+    # "Purpose:" is followed by a sentence on the next line, its "list"; a label in running
+    # text ("as follows:" then more on the same line) is quoted as it is
+    document = Document("a.txt", "The members are as follows: a team and an office.", "0")
+    hit = Hit(Chunk("c2", "a.txt", 0, len(document.text), document.text, 12), 0.9, 1)
+    candidate = SentenceCandidate(hit, 0, len(document.text), document.text, 0.9)
+    answer = compose_answer("Who are the members?", [hit], [candidate], {"a.txt": document}, term_statistics([document.text]), one)
+    assert answer.citations[0].quote == document.text
+
+
 def test_empty_and_overlong_questions_are_refused_with_the_fix(pipeline):
     with pytest.raises(InvalidQuery, match="empty"):
         pipeline.ask("   ")

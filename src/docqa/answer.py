@@ -164,35 +164,39 @@ def compose_answer(
     max_sentences = policy.list_max_sentences if several else policy.max_sentences
     ratio = policy.list_extra_sentence_ratio if several else policy.extra_sentence_ratio
     minimum = policy.list_extra_sentence_minimum if several else policy.extra_sentence_minimum
-    chosen = [scored[0]]
-    # each chosen sentence and where its quote starts: one sentence earlier when it leans on it
-    spans: list[tuple[SentenceCandidate, int]] = [(scored[0].candidate, _start_with_leaned_on_sentence(scored[0].candidate, documents))]
-    for item in scored[1:]:
+    chosen: list[_Scored] = []
+    # each chosen sentence and the span it is quoted by: from one sentence earlier when it leans
+    # on it, to the end of the list it introduces when it is a label ("Members:")
+    spans: list[tuple[SentenceCandidate, int, int]] = []
+    for item in scored:
         if len(chosen) >= max_sentences:
             break
-        if item.probability < max(ratio * chosen[0].probability, minimum):
+        if chosen and item.probability < max(ratio * chosen[0].probability, minimum):
             break
         candidate = item.candidate
         if any(_overlaps(candidate, c.candidate) or _same_words(candidate, c.candidate) for c in chosen):
             continue
-        same_document = [(c, begin) for c, begin in spans if c.hit.chunk.source == candidate.hit.chunk.source]
-        if any(begin <= candidate.start and candidate.end <= c.end for c, begin in same_document):
-            continue  # quoted already, as the sentence another one leans on: it takes no place of its own
+        same_document = [(begin, end) for c, begin, end in spans if c.hit.chunk.source == candidate.hit.chunk.source]
+        if any(begin <= candidate.start and candidate.end <= end for begin, end in same_document):
+            continue  # quoted already, as the sentence another leans on or in a list: it takes no place of its own
         start = _start_with_leaned_on_sentence(candidate, documents)
-        if any(start < c.end and begin < candidate.start for c, begin in same_document):
+        if any(start < end and begin < candidate.start for begin, end in same_document):
             start = candidate.start  # the sentence it leans on is quoted already
+        end = _end_with_introduced_list(candidate, documents)
+        if any(candidate.end < end and begin < end and candidate.end < stop for begin, stop in same_document):
+            continue  # a label whose list is quoted in part already: alone, it would add nothing
         chosen.append(item)
-        spans.append((candidate, start))
+        spans.append((candidate, start, end))
 
     short = find_short_answer(info, chosen[0].candidate.text)
     evidence["short_answer"] = short
     citations: list[Citation] = []
     parts: list[str] = [f"{short} —"] if short else []
-    for marker, (candidate, start) in enumerate(spans, start=1):
+    for marker, (candidate, start, end) in enumerate(spans, start=1):
         document = documents[candidate.hit.chunk.source]
-        quote = document.text[start : candidate.end]
+        quote = document.text[start:end]
         citations.append(Citation(marker, candidate.hit.chunk.source, candidate.hit.chunk.chunk_id, start,
-                                  candidate.end, quote, candidate.hit.chunk.page))
+                                  end, quote, candidate.hit.chunk.page))
         parts.append(f"{' '.join(quote.split())} [{marker}]")
     return Answer(question, " ".join(parts), True, tuple(citations), by_evidence(hits, scored),
                   extra={"short_answer": short, "evidence": evidence})
@@ -258,6 +262,33 @@ _LEANING_START = re.compile(
     r"^(?:it|its|this|these|that|those|they|their|them|he|she|his|her|such|both|the latter|the former)\b",
     re.IGNORECASE,
 )
+
+
+# A label that introduces what follows on the next lines: "Members:", "Additional Partners:".
+_LABEL = re.compile(r"^[^.!?]{1,80}:$")
+MAX_LIST_CHARS = 2000
+
+
+def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> int:
+    """End the quote of a label ("Members:") with the lines it introduces, up to a blank line.
+
+    The label alone says nothing; the list under it is the answer. Only a label on a line of
+    its own leads on, to at most ``MAX_LIST_CHARS`` characters, cut at a line end.
+    """
+    document = documents.get(candidate.hit.chunk.source)
+    if document is None or not _LABEL.match(candidate.text.strip()):
+        return candidate.end
+    text = document.text
+    after = re.match(r"[ \t]*\n(?=[ \t]*\S)", text[candidate.end : candidate.end + 200])
+    if not after:
+        return candidate.end
+    block_end = text.find("\n\n", candidate.end + after.end())
+    block_end = len(text) if block_end == -1 else block_end
+    if block_end - candidate.end > MAX_LIST_CHARS:
+        block_end = text.rfind("\n", candidate.end + after.end(), candidate.end + MAX_LIST_CHARS)
+        if block_end <= candidate.end + after.end():
+            return candidate.end
+    return len(text[:block_end].rstrip())
 
 
 def _start_with_leaned_on_sentence(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> int:

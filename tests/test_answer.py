@@ -93,7 +93,7 @@ MEMBERS = ("Members:\n• Office of Counter-Terrorism (lead)\n• Department of 
            "Purpose:\nThe group counters the use of the internet for terrorist purposes.")
 
 
-def test_a_label_is_quoted_with_the_list_it_introduces():
+def test_a_label_is_quoted_and_scored_with_the_list_it_introduces():
     document = Document("group.txt", MEMBERS, "0")
     hit = Hit(Chunk("c1", "group.txt", 0, len(MEMBERS), MEMBERS, 40), 0.9, 1)
     from docqa.sentences import split_sentences
@@ -111,8 +111,14 @@ def test_a_label_is_quoted_with_the_list_it_introduces():
     assert [(c.start, c.end) for c in answer.citations] == [(0, list_end)]
     assert answer.citations[0].quote == MEMBERS[:list_end]
     assert answer.text.startswith("Members: • Office of Counter-Terrorism (lead) • Department")
+    # scored by its list too: the names under "Members:" answer "who", so it comes first
+    # although its own cosine is no higher than the sentence after the list
+    candidates = [SentenceCandidate(hit, a, b, MEMBERS[a:b], 0.5, i, len(spans)) for i, (a, b) in enumerate(spans)]
+    answer = compose_answer("Who are the members?", [hit], candidates, {"group.txt": document},
+                            term_statistics([MEMBERS]), one)
+    assert answer.citations[0].quote == MEMBERS[:list_end]
     # a list item chosen first leaves no place to its label, which alone would add nothing
-    similarities = {"Members:": 0.5, "• Department of Public Information (DPI)": 0.9}
+    similarities = {"Members:": 0.0, "• Department of Public Information (DPI)": 0.95}
     candidates = [SentenceCandidate(hit, a, b, MEMBERS[a:b], similarities.get(MEMBERS[a:b], 0.1), i, len(spans))
                   for i, (a, b) in enumerate(spans)]
     every = AnswerPolicy(max_sentences=2, extra_sentence_ratio=0.0, extra_sentence_minimum=0.0, decline_threshold=0.0)
@@ -120,8 +126,14 @@ def test_a_label_is_quoted_with_the_list_it_introduces():
                             term_statistics([MEMBERS]), every)
     quotes = [c.quote for c in answer.citations]
     assert quotes[0] == "• Department of Public Information (DPI)" and "Members:" not in quotes
-    # "Purpose:" is followed by a sentence on the next line, its "list"; a label in running
-    # text ("as follows:" then more on the same line) is quoted as it is
+    # a paragraph under a heading is no list, and a label in running text ("as follows:" then
+    # more on the same line) leads on to nothing: each is quoted as it is
+    purpose = "Purpose:\n" + "The group counters the use of the internet for terrorist purposes, " * 3
+    document = Document("p.txt", purpose, "0")
+    hit = Hit(Chunk("c3", "p.txt", 0, len(purpose), purpose, 40), 0.9, 1)
+    label = SentenceCandidate(hit, 0, len("Purpose:"), "Purpose:", 0.9)
+    answer = compose_answer("What is the purpose?", [hit], [label], {"p.txt": document}, term_statistics([purpose]), one)
+    assert answer.citations[0].quote == "Purpose:"
     document = Document("a.txt", "The members are as follows: a team and an office.", "0")
     hit = Hit(Chunk("c2", "a.txt", 0, len(document.text), document.text, 12), 0.9, 1)
     candidate = SentenceCandidate(hit, 0, len(document.text), document.text, 0.9)

@@ -121,7 +121,8 @@ def compose_answer(
     info = question_info(question)
     sentence_model = shipped_model(policy.sentence_model, SENTENCE_FEATURES)
     decline_model = shipped_model(policy.decline_model, QUESTION_FEATURES)
-    rows = sentence_feature_rows(info, candidates, stats)
+    # a label ("Members:") is scored by what it quotes, the list under it: its names, its words
+    rows = sentence_feature_rows(info, [_as_quoted(c, documents) for c in candidates], stats)
     probabilities = sentence_model.probabilities(rows)
     type_column = SENTENCE_FEATURES.index("type_present")
     scored = sorted(
@@ -267,13 +268,17 @@ _LEANING_START = re.compile(
 # A label that introduces what follows on the next lines: "Members:", "Additional Partners:".
 _LABEL = re.compile(r"^[^.!?]{1,80}:$")
 MAX_LIST_CHARS = 2000
+# A list's lines: items marked as such, or short ones ("International Telecommunication Union (ITU)").
+_LIST_ITEM = re.compile(r"^\s*(?:[•◦▪‣*-]|\d{1,3}[.)]|[a-z][.)])\s")
+MAX_ITEM_CHARS = 120
 
 
 def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> int:
-    """End the quote of a label ("Members:") with the lines it introduces, up to a blank line.
+    """End the quote of a label ("Members:") with the list it introduces, up to a blank line.
 
     The label alone says nothing; the list under it is the answer. Only a label on a line of
-    its own leads on, to at most ``MAX_LIST_CHARS`` characters, cut at a line end.
+    its own leads on, over lines that are list items (marked, or short), to at most
+    ``MAX_LIST_CHARS`` characters, cut at a line end.
     """
     document = documents.get(candidate.hit.chunk.source)
     if document is None or not _LABEL.match(candidate.text.strip()):
@@ -288,7 +293,18 @@ def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[s
         block_end = text.rfind("\n", candidate.end + after.end(), candidate.end + MAX_LIST_CHARS)
         if block_end <= candidate.end + after.end():
             return candidate.end
+    lines = text[candidate.end + after.end() : block_end].splitlines()
+    if not all(_LIST_ITEM.match(line) or len(line.strip()) <= MAX_ITEM_CHARS for line in lines):
+        return candidate.end  # a paragraph under a heading ("Purpose:"), not a list
     return len(text[:block_end].rstrip())
+
+
+def _as_quoted(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> SentenceCandidate:
+    """``candidate`` with the text of its label's list, when it is a label that introduces one."""
+    end = _end_with_introduced_list(candidate, documents)
+    if end == candidate.end:
+        return candidate
+    return replace(candidate, text=documents[candidate.hit.chunk.source].text[candidate.start:end])
 
 
 def _start_with_leaned_on_sentence(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> int:

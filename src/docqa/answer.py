@@ -71,6 +71,7 @@ class _Scored:
     candidate: SentenceCandidate
     probability: float
     type_present: bool
+    quote_end: int  # the candidate's end, or for a label the end of the list it introduces
 
 
 def candidate_spans(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, int, int, tuple[int, int] | None]]:
@@ -121,12 +122,17 @@ def compose_answer(
     info = question_info(question)
     sentence_model = shipped_model(policy.sentence_model, SENTENCE_FEATURES)
     decline_model = shipped_model(policy.decline_model, QUESTION_FEATURES)
-    # a label ("Members:") is scored by what it quotes, the list under it: its names, its words
-    rows = sentence_feature_rows(info, [_as_quoted(c, documents) for c in candidates], stats)
+    # where each sentence's quote ends: past its end for a label ("Members:"), with the list it
+    # introduces; a label is also scored by that list, its names and its words
+    ends = [_end_with_introduced_list(c, documents) for c in candidates]
+    quoted = [c if end == c.end else replace(c, text=documents[c.hit.chunk.source].text[c.start:end])
+              for c, end in zip(candidates, ends)]
+    rows = sentence_feature_rows(info, quoted, stats)
     probabilities = sentence_model.probabilities(rows)
     type_column = SENTENCE_FEATURES.index("type_present")
     scored = sorted(
-        (_Scored(c, float(p), bool(rows[i, type_column])) for i, (c, p) in enumerate(zip(candidates, probabilities))),
+        (_Scored(c, float(p), bool(rows[i, type_column]), end)
+         for i, (c, p, end) in enumerate(zip(candidates, probabilities, ends))),
         key=lambda s: (-s.probability, s.candidate.hit.rank, s.candidate.start),
     )
     best_similarity = max((c.similarity for c in candidates), default=0.0)
@@ -183,7 +189,7 @@ def compose_answer(
         start = _start_with_leaned_on_sentence(candidate, documents)
         if any(start < end and begin < candidate.start for begin, end in same_document):
             start = candidate.start  # the sentence it leans on is quoted already
-        end = _end_with_introduced_list(candidate, documents)
+        end = item.quote_end
         if any(candidate.end < end and begin < end and candidate.end < stop for begin, stop in same_document):
             continue  # a label whose list is quoted in part already: alone, it would add nothing
         chosen.append(item)
@@ -297,14 +303,6 @@ def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[s
     if not all(_LIST_ITEM.match(line) or len(line.strip()) <= MAX_ITEM_CHARS for line in lines):
         return candidate.end  # a paragraph under a heading ("Purpose:"), not a list
     return len(text[:block_end].rstrip())
-
-
-def _as_quoted(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> SentenceCandidate:
-    """``candidate`` with the text of its label's list, when it is a label that introduces one."""
-    end = _end_with_introduced_list(candidate, documents)
-    if end == candidate.end:
-        return candidate
-    return replace(candidate, text=documents[candidate.hit.chunk.source].text[candidate.start:end])
 
 
 def _start_with_leaned_on_sentence(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> int:

@@ -18,6 +18,9 @@ CHUNKING_VERSION = 2
 TokenSpans = Callable[[str], Sequence[tuple[int, int]]]
 
 
+MIN_CHUNK_TOKENS = 8  # the smallest chunk size chunk_document accepts
+
+
 @dataclass(frozen=True)
 class ChunkingParams:
     """How documents are cut into chunks.
@@ -65,7 +68,7 @@ def chunk_document(document: Document, params: ChunkingParams, token_spans: Toke
         Chunks in document order with ``document.text[chunk.start:chunk.end] == chunk.text``,
         each with its section's heading path and the page where it starts.
     """
-    if params.max_tokens < 8 or params.overlap_tokens < 0 or params.overlap_tokens >= params.max_tokens:
+    if params.max_tokens < MIN_CHUNK_TOKENS or params.overlap_tokens < 0 or params.overlap_tokens >= params.max_tokens:
         raise ValueError(f"invalid chunking parameters: {params}")
     units = _with_sections(_units(document.text, params.max_tokens, token_spans), document)
     chunks: list[Chunk] = []

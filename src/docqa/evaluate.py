@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .answer import AnswerPolicy
-from .chunking import ChunkingParams
+from .chunking import MIN_CHUNK_TOKENS, ChunkingParams
 from .datasets import DatasetError, EvalQuestion, EvalSet
 from .embedding import Embedder
 from .index import LoadedIndex
@@ -29,7 +29,6 @@ CUTOFFS = (1, 3, 5, 10)
 CURVE = tuple(range(1, 11))
 RETRIEVE_K = 10
 ANSWER_K = 5
-MIN_CHUNK_TOKENS = 8  # the smallest chunk chunk_document accepts
 
 
 @dataclass(frozen=True)

@@ -228,8 +228,7 @@ def by_evidence(hits: Sequence[Hit], scored: Sequence[_Scored]) -> tuple[Hit, ..
 def _words_not_in_documents(question: str, stats: TermStatistics) -> list[str]:
     """The question's words, as written, whose stem no document has."""
     unknown: dict[str, str] = {}
-    for written in written_words(question):
-        word = written.lower().replace("’", "'")
+    for written, word in zip(written_words(question), words(question)):
         if word in STOPWORDS or word in QUESTION_WORDS or len(word) < 2:
             continue
         if stats.document_frequency.get(stem(word), 0) == 0:

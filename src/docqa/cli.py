@@ -316,8 +316,7 @@ def _run_batch(pipeline, args) -> int:
     k = _k(pipeline, args)
     check_k(k, pipeline.index)  # before the output is touched
     if todo:  # load the model now: the rate counts answering, not start-up
-        pipeline.embedder.embed(["warm up"])
-        pipeline.term_stats
+        pipeline.warm_up()
     extra_columns = list(dict.fromkeys(key for q in questions for key in q.fields))
     writer = RecordWriter(output, extra_columns, append=bool(args.resume))
     started = time.perf_counter()

@@ -123,6 +123,11 @@ class Pipeline:
                 self._stats = TermStatistics(self.index.keyword.document_frequencies(), len(self.index.chunks))
             return self._stats
 
+    def warm_up(self) -> None:
+        """Load the model and the term statistics now, so that the first question does not wait for them."""
+        self.embedder.embed(["warm up"])
+        self.term_stats
+
     def _forget_index(self) -> None:
         self._index = None
         self._stats = None

@@ -358,7 +358,6 @@ def _password_check(credentials: Sequence[tuple[str, str]]):
 
 def _warm_up(pipeline: Pipeline) -> None:
     try:
-        pipeline.embedder.embed(["warm up"])
-        pipeline.term_stats
+        pipeline.warm_up()
     except Exception:  # the first question will say what is wrong
         logger.warning("could not load the model ahead of the first question", exc_info=True)

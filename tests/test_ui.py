@@ -241,14 +241,19 @@ def test_an_upload_that_fails_to_write_leaves_nothing_behind(tmp_path, monkeypat
 
 
 def test_unfinished_uploads_of_ended_processes_are_removed(tmp_path):
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f".notes.txt.upload-{int(ended.stdout)}"
+    stale = tmp_path / f".notes.txt.upload-{ended_pid()}"
     current = tmp_path / f".report.pdf.upload-{os.getpid()}"  # an upload being written now
     kept = [tmp_path / "notes.txt", tmp_path / ".hidden.upload-notes"]
     for path in (stale, current, *kept):
         path.write_bytes(b"x")
     assert remove_stale_uploads(tmp_path) == [stale.name]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (current, *kept))
+
+
+def ended_pid() -> int:
+    """The process id of a process that has ended."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(ended.stdout)
 
 
 def test_starting_the_app_clears_unfinished_uploads(pipeline, monkeypatch):
@@ -262,8 +267,7 @@ def test_starting_the_app_clears_unfinished_uploads(pipeline, monkeypatch):
             pass
 
     monkeypatch.setattr("docqa.ui.build_ui", lambda pipeline: App())
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = pipeline.corpus_dir / f".notes.txt.upload-{int(ended.stdout)}"
+    stale = pipeline.corpus_dir / f".notes.txt.upload-{ended_pid()}"
     stale.write_bytes(b"half a file")
     serve(pipeline, port=7999)
     assert not stale.exists()

@@ -79,6 +79,9 @@ def _size(count: int) -> str:
     return f"{count / 2**20:.1f} MB" if count >= 2**20 else f"{count:,} bytes"
 
 
+_TEMPORARY = ".upload-"  # an upload is written as ".<name>.upload-<pid>", then renamed
+
+
 def save_upload(destination: Path, data: bytes) -> None:
     """Write ``data`` to ``destination`` in one step (a hidden temporary file, then a rename).
 
@@ -91,9 +94,6 @@ def save_upload(destination: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-
-
-_TEMPORARY = ".upload-"
 
 
 def remove_stale_uploads(corpus_dir: Path) -> list[str]:

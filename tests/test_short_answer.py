@@ -24,6 +24,11 @@ def test_no_short_answer_rather_than_a_guess():
     assert find_short_answer(question_info("When was the budget approved?"), "The group met often.") is None
     # The only date is the one the question already names.
     assert find_short_answer(question_info("What happened in 2010?"), "In 2010 it met.") is None
+    # a month is when, never who, though it is capitalised: the name is found or none is
+    report = "This information formed the basis for the working group’s February 2009 report."
+    assert find_short_answer(question_info("Who are the members of the working group?"), report) is None
+    assert find_short_answer(question_info("Who wrote the working group’s report in February?"),
+                             "The working group’s report of February was written by Ann Lee.") == "Ann Lee"
 
 
 def test_expected_types():

@@ -53,6 +53,8 @@ def find_short_answer(info: QuestionInfo, sentence: str) -> str | None:
             continue
         if info.kind == "name" and match.start() == 0 and len(phrase.split()) == 1:
             continue  # a single capitalised word opening the sentence is usually not a name
+        if info.kind == "name" and _TIME.fullmatch(phrase):
+            continue  # "February" of "the February 2009 report" is when, not who
         if info.kind == "place" and not _after_place_preposition(sentence, match.start(), phrase):
             continue  # a place follows "in", "at", "near" ...: "hosted by X" names who, "in January" when
         distance = min(_gap(match.span(), anchor) for anchor in anchors)

@@ -45,6 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from docqa.answer import years_not_in_documents  # noqa: E402
 from docqa.datasets import load_squad  # noqa: E402
 from docqa.embedding import MiniLMEmbedder  # noqa: E402
 from docqa.evaluate import prepare_corpus  # noqa: E402
@@ -195,8 +196,10 @@ def threshold_curve(collected: dict, sentence_model: LinearModel, answerability:
 
 
 def declined_by_rule(collected: dict) -> np.ndarray:
-    """Questions docqa declines whatever the model says: the sentences found lack the detail they ask."""
+    """Questions docqa declines whatever the model says: the sentences found lack the detail
+    they ask, or no document mentions the years they name."""
     return np.array([bool(anchored_kind_missing(item["info"], item["candidates"])) or money_missing(item["info"], item["candidates"])
+                     or bool(years_not_in_documents(item["info"].text, item["stats"]))
                      for item in collected["items"]], dtype=bool)
 
 

@@ -122,13 +122,22 @@ def test_a_label_is_quoted_and_scored_with_the_list_it_introduces():
     candidates = [SentenceCandidate(hit, a, b, MEMBERS[a:b], similarities.get(MEMBERS[a:b], 0.1), i, len(spans))
                   for i, (a, b) in enumerate(spans)]
     every = AnswerPolicy(max_sentences=2, extra_sentence_ratio=0.0, extra_sentence_minimum=0.0, decline_threshold=0.0)
-    answer = compose_answer("Who are the members?", [hit], candidates, {"group.txt": document},
+    answer = compose_answer("Which department takes part?", [hit], candidates, {"group.txt": document},
                             term_statistics([MEMBERS]), every)
     quotes = [c.quote for c in answer.citations]
     assert quotes[0] == "• Department of Public Information (DPI)" and "Members:" not in quotes
-    # a paragraph under a heading is no list, and a label in running text ("as follows:" then
-    # more on the same line) leads on to nothing: each is quoted as it is
-    purpose = "Purpose:\n" + "The group counters the use of the internet for terrorist purposes, " * 3
+    # a paragraph under a heading is no list: the heading is quoted with the paragraph's first
+    # sentence, never alone ...
+    purpose = ("Purpose:\nThe group counters terrorist use of the internet. It was set up in 2005 under the strategy "
+               "that member states adopted, and it reports to them each year.\n\nMeetings:\n")
+    document = Document("p.txt", purpose, "0")
+    hit = Hit(Chunk("c3", "p.txt", 0, len(purpose), purpose, 40), 0.9, 1)
+    label = SentenceCandidate(hit, 0, len("Purpose:"), "Purpose:", 0.9)
+    answer = compose_answer("What is the purpose?", [hit], [label], {"p.txt": document}, term_statistics([purpose]), one)
+    assert answer.citations[0].quote == "Purpose:\nThe group counters terrorist use of the internet."
+    # ... unless that sentence runs on past what a list may take; and a label in running text
+    # ("as follows:" then more on the same line) leads on to nothing: each is quoted as it is
+    purpose = "Purpose:\n" + "The group counters the use of the internet for terrorist purposes, " * 40
     document = Document("p.txt", purpose, "0")
     hit = Hit(Chunk("c3", "p.txt", 0, len(purpose), purpose, 40), 0.9, 1)
     label = SentenceCandidate(hit, 0, len("Purpose:"), "Purpose:", 0.9)
@@ -139,6 +148,31 @@ def test_a_label_is_quoted_and_scored_with_the_list_it_introduces():
     candidate = SentenceCandidate(hit, 0, len(document.text), document.text, 0.9)
     answer = compose_answer("Who are the members?", [hit], [candidate], {"a.txt": document}, term_statistics([document.text]), one)
     assert answer.citations[0].quote == document.text
+
+
+def test_a_label_of_the_questions_own_words_answers_it_first_and_alone():
+    text = ("Members:\n• Office of Counter-Terrorism (lead)\n• Department of Public Information (DPI)\n\n"
+            "Partners:\nInternational Telecommunication Union (ITU)\n\n"
+            "The working group wrote to member states in February 2009 and heard from many of them.")
+    document = Document("group.txt", text, "0")
+    hit = Hit(Chunk("c1", "group.txt", 0, len(text), text, 50), 0.9, 1)
+    from docqa.sentences import split_sentences
+
+    spans = split_sentences(text, 0, len(text))
+    # the sentence's words ("working group", "member") are the question's, the list's are not
+    candidates = [SentenceCandidate(hit, a, b, text[a:b], 0.9 if text[a:b].startswith("The working") else 0.1, i,
+                                    len(spans)) for i, (a, b) in enumerate(spans)]
+    stats = term_statistics([text])
+    answer = compose_answer("Who are the members of the working group?", [hit], candidates, {"group.txt": document},
+                            stats, AnswerPolicy(decline_threshold=0.0))
+    assert [c.quote for c in answer.citations] == [text[: text.index("\n\nPartners")]]
+    answer = compose_answer("Who are the members and the partners?", [hit], candidates, {"group.txt": document},
+                            stats, AnswerPolicy(decline_threshold=0.0))
+    assert sorted(c.quote.split(":")[0] for c in answer.citations) == ["Members", "Partners"]
+    # a label whose words ask about something else gets no such place: "member states" are not "Members:"
+    answer = compose_answer("Which member states did the working group write to?", [hit], candidates,
+                            {"group.txt": document}, stats, AnswerPolicy(decline_threshold=0.0, max_sentences=1))
+    assert answer.citations[0].quote.startswith("The working group wrote")
 
 
 def test_empty_and_overlong_questions_are_refused_with_the_fix(pipeline):
@@ -356,6 +390,25 @@ def test_a_question_about_money_is_declined_when_no_passage_gives_a_sum():
     priced = Hit(Chunk("c2", "t.txt", 0, len(text), text, 10), 0.9, 1)
     assert not money_missing(question_info(question), _candidates(priced, text, [0.5]))
     assert not money_missing(question_info("How much did the group grow?"), candidates)  # not a sum of money
+
+
+def test_a_question_about_a_year_no_document_mentions_is_declined():
+    document, hit, candidates = _events()
+    every = AnswerPolicy(decline_threshold=0.0)
+
+    def ask(question):
+        return compose_answer(question, [hit], candidates, {"events.txt": document}, term_statistics([EVENTS]), every)
+
+    answer = ask("What did the group accomplish in 2015?")
+    assert not answer.answerable and answer.citations == ()
+    assert answer.text == "The documents don't say: no document mentions 2015."
+    assert answer.extra["evidence"]["years_not_in_documents"] == ["2015"]
+    assert ask("Did the group meet in the 1990s or in 2015?").text == \
+        "The documents don't say: no document mentions 1990s or 2015."
+    # one year the documents mention is enough to go on: the model decides then
+    for question in ("What did the group do in 2010 and 2015?", "What did the group do in 2010?"):
+        answer = ask(question)
+        assert answer.answerable and answer.extra["evidence"]["years_not_in_documents"] == []
 
 
 def test_an_organisation_is_not_a_place():

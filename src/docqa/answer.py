@@ -18,11 +18,11 @@ from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, anc
                        term_statistics)
 from .sentences import split_sentences
 from .short_answer import find_short_answer
-from .terms import QUESTION_WORDS, STOPWORDS, stem, words, written_words
+from .terms import QUESTION_WORDS, STOPWORDS, content_terms, stem, words, written_words
 from .types import Answer, Citation, Document, Hit
 
 __all__ = ["AnswerPolicy", "SentenceCandidate", "TermStatistics", "candidate_spans", "compose_answer",
-           "term_statistics"]
+           "term_statistics", "years_not_in_documents"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ class _Scored:
     probability: float
     type_present: bool
     quote_end: int  # the candidate's end, or for a label the end of the list it introduces
+    names_asked: bool = False  # a label made of the question's words ("Members:")
 
 
 def candidate_spans(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, int, int, tuple[int, int] | None]]:
@@ -129,11 +130,17 @@ def compose_answer(
               for c, end in zip(candidates, ends)]
     rows = sentence_feature_rows(info, quoted, stats)
     probabilities = sentence_model.probabilities(rows)
+    # A label made of the question's own words ("Members:" for "Who are the members of the
+    # group?") is the document's answer to it: it goes first, as likely as the best sentence.
+    # The scorer, trained on running text, rates it by its words, and those of a sentence that
+    # merely mentions "member states" and "the working group" outweigh it.
+    naming = [end > c.end and _names_what_is_asked(c.text, question) for c, end in zip(candidates, ends)]
+    top = float(probabilities.max()) if len(probabilities) else 0.0
     type_column = SENTENCE_FEATURES.index("type_present")
     scored = sorted(
-        (_Scored(c, float(p), bool(rows[i, type_column]), end)
-         for i, (c, p, end) in enumerate(zip(candidates, probabilities, ends))),
-        key=lambda s: (-s.probability, s.candidate.hit.rank, s.candidate.start),
+        (_Scored(c, top if named else float(p), bool(rows[i, type_column]), end, named)
+         for i, (c, p, end, named) in enumerate(zip(candidates, probabilities, ends, naming))),
+        key=lambda s: (-s.probability, not s.names_asked, s.candidate.hit.rank, s.candidate.start),
     )
     best_similarity = max((c.similarity for c in candidates), default=0.0)
     question_row = question_feature_row(
@@ -155,13 +162,19 @@ def compose_answer(
         "mentioned_without_kind": list(anchored_kind_missing(info, candidates)),
         # the question asks how much money, and no sentence found gives a sum
         "no_sum_of_money": money_missing(info, candidates),
+        # the years the question names, when no document mentions any: what happened then, they can't say
+        "years_not_in_documents": years_not_in_documents(question, stats),
     }
-    if not scored or answerable_probability < threshold or evidence["mentioned_without_kind"] or evidence["no_sum_of_money"]:
+    if (not scored or answerable_probability < threshold or evidence["mentioned_without_kind"]
+            or evidence["no_sum_of_money"] or evidence["years_not_in_documents"]):
         mentioned = evidence["mentioned_without_kind"]
         if mentioned:
             text = _detail_missing_text(mentioned, info.kind)
         elif evidence["no_sum_of_money"]:
             text = "The documents don't say: none of the passages found gives a sum of money."
+        elif evidence["years_not_in_documents"] and scored and answerable_probability >= threshold:
+            listed = " or ".join(evidence["years_not_in_documents"])
+            text = f"The documents don't say: no document mentions {listed}."
         else:
             text = _decline_text(unknown)
         return Answer(question, text, False, (), by_evidence(hits, scored),
@@ -180,6 +193,8 @@ def compose_answer(
             break
         if chosen and item.probability < max(ratio * chosen[0].probability, minimum):
             break
+        if chosen and chosen[0].names_asked and not item.names_asked:
+            continue  # what a label of the question's words introduces answers it; other labels may join
         candidate = item.candidate
         if any(_overlaps(candidate, c.candidate) or _same_words(candidate, c.candidate) for c in chosen):
             continue
@@ -223,6 +238,16 @@ def by_evidence(hits: Sequence[Hit], scored: Sequence[_Scored]) -> tuple[Hit, ..
         best[chunk_id] = max(best.get(chunk_id, 0.0), item.probability)
     ordered = sorted(hits, key=lambda hit: (-best.get(hit.chunk.chunk_id, -1.0), hit.rank))
     return tuple(replace(hit, rank=rank) for rank, hit in enumerate(ordered, start=1))
+
+
+_YEAR = re.compile(r"(?:1\d{3}|20\d{2})s?")
+
+
+def years_not_in_documents(question: str, stats: TermStatistics) -> list[str]:
+    """The years ``question`` names, when no document mentions any of them (else none)."""
+    years = [w for w in written_words(question) if _YEAR.fullmatch(w)]
+    unknown = set(_words_not_in_documents(question, stats)) if years else set()
+    return years if years and all(y in unknown for y in years) else []
 
 
 def _words_not_in_documents(question: str, stats: TermStatistics) -> list[str]:
@@ -279,11 +304,12 @@ MAX_ITEM_CHARS = 120
 
 
 def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> int:
-    """End the quote of a label ("Members:") with the list it introduces, up to a blank line.
+    """End the quote of a label ("Members:") with what it introduces on the lines below.
 
-    The label alone says nothing; the list under it is the answer. Only a label on a line of
-    its own leads on, over lines that are list items (marked, or short), to at most
-    ``MAX_LIST_CHARS`` characters, cut at a line end.
+    The label alone says nothing. Under it, a list (lines that are items, marked or short, up
+    to a blank line and at most ``MAX_LIST_CHARS`` characters, cut at a line end) is the
+    answer, and is quoted whole; a paragraph ("Purpose:" then running text) is quoted up to the
+    end of its first sentence. Only a label on a line of its own leads on.
     """
     document = documents.get(candidate.hit.chunk.source)
     if document is None or not _LABEL.match(candidate.text.strip()):
@@ -292,16 +318,42 @@ def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[s
     after = re.match(r"[ \t]*\n(?=[ \t]*\S)", text[candidate.end : candidate.end + 200])
     if not after:
         return candidate.end
-    block_end = text.find("\n\n", candidate.end + after.end())
+    begin = candidate.end + after.end()
+    block_end = text.find("\n\n", begin)
     block_end = len(text) if block_end == -1 else block_end
+    window = min(block_end, begin + MAX_LIST_CHARS)
+    if not all(_LIST_ITEM.match(line) or len(line.strip()) <= MAX_ITEM_CHARS for line in text[begin:window].splitlines()):
+        # a paragraph under a heading ("Purpose:"), not a list: the heading with its first
+        # sentence, when that ends within the window
+        first = split_sentences(text, begin, window)
+        return first[0][1] if len(first) > 1 or (first and window == block_end) else candidate.end
     if block_end - candidate.end > MAX_LIST_CHARS:
-        block_end = text.rfind("\n", candidate.end + after.end(), candidate.end + MAX_LIST_CHARS)
-        if block_end <= candidate.end + after.end():
+        block_end = text.rfind("\n", begin, candidate.end + MAX_LIST_CHARS)
+        if block_end <= begin:
             return candidate.end
-    lines = text[candidate.end + after.end() : block_end].splitlines()
-    if not all(_LIST_ITEM.match(line) or len(line.strip()) <= MAX_ITEM_CHARS for line in lines):
-        return candidate.end  # a paragraph under a heading ("Purpose:"), not a list
     return len(text[:block_end].rstrip())
+
+
+def _names_what_is_asked(text: str, question: str) -> bool:
+    """Whether ``text`` is a label ("Additional Partners:") naming what ``question`` asks about.
+
+    Its words stand in the question in a row, and no other word of substance follows them:
+    "Who are the members of the group?" asks for the members, "Which member states replied?"
+    for member states, which a "Members:" list is not.
+    """
+    label = text.strip()
+    if not _LABEL.match(label):
+        return False
+    wanted = content_terms(label)
+    asked = words(question)
+    content = [(i, stem(w)) for i, w in enumerate(asked) if w not in STOPWORDS and w not in QUESTION_WORDS]
+    for first in range(len(content) - len(wanted) + 1) if wanted else ():
+        run = content[first : first + len(wanted)]
+        if [term for _, term in run] == wanted:
+            after = run[-1][0] + 1
+            if after == len(asked) or asked[after] in STOPWORDS or asked[after] in QUESTION_WORDS:
+                return True
+    return False
 
 
 def _start_with_leaned_on_sentence(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> int:

@@ -405,8 +405,14 @@ def test_a_question_about_a_year_no_document_mentions_is_declined():
     assert answer.extra["evidence"]["years_not_in_documents"] == ["2015"]
     assert ask("Did the group meet in the 1990s or in 2015?").text == \
         "The documents don't say: no document mentions 1990s or 2015."
-    # one year the documents mention is enough to go on: the model decides then
-    for question in ("What did the group do in 2010 and 2015?", "What did the group do in 2010?"):
+    assert ask("What did the group do in the 1900s?").extra["evidence"]["years_not_in_documents"] == ["1900s"]
+    # one year the documents mention is enough to go on: the model decides then; so is a year
+    # in a decade or century asked about, a year next to the one asked about ("2009–11" does not
+    # write 2010), or an approximate year
+    for question in ("What did the group do in 2010 and 2015?", "What did the group do in 2010?",
+                     "What did the group do in the 2000s?", "What did the group do in the early 2000s?",
+                     "What did the group do in 2013?", "What did the group do around 2015?",
+                     "What had the group done by 2015?", "What did the group plan for mid-2015?"):
         answer = ask(question)
         assert answer.answerable and answer.extra["evidence"]["years_not_in_documents"] == []
 

@@ -240,14 +240,29 @@ def by_evidence(hits: Sequence[Hit], scored: Sequence[_Scored]) -> tuple[Hit, ..
     return tuple(replace(hit, rank=rank) for rank, hit in enumerate(ordered, start=1))
 
 
-_YEAR = re.compile(r"(?:1\d{3}|20\d{2})s?")
+_YEAR = re.compile(r"\b(1\d{3}|20\d{2})(s?)\b")
+_APPROXIMATE = re.compile(r"\b(?:around|about|circa|c\.|approximately|roughly|nearly|early|mid|late|before|after|until|"
+                          r"till|since|by|prior to)(?:\s+|-)(?:the\s+)?$", re.IGNORECASE)
 
 
 def years_not_in_documents(question: str, stats: TermStatistics) -> list[str]:
-    """The years ``question`` names, when no document mentions any of them (else none)."""
-    years = [w for w in written_words(question) if _YEAR.fullmatch(w)]
-    unknown = set(_words_not_in_documents(question, stats)) if years else set()
-    return years if years and all(y in unknown for y in years) else []
+    """The years ``question`` names, when the documents mention none of them (else none).
+
+    A decade or a century ("the 1650s", "the early 1800s") is mentioned by any year in it, and
+    a year by the years next to it too ("1629–31" mentions 1630 nowhere as written); an
+    approximate year ("around 1630", "before 1900") is never the reason to decline.
+    """
+    named = []
+    for match in _YEAR.finditer(question):
+        year, plural = int(match.group(1)), bool(match.group(2))
+        if not plural and _APPROXIMATE.search(question, 0, match.start()):
+            return []
+        last = year + (99 if year % 100 == 0 else 9) if plural else year
+        if stats.document_frequency.get(stem(match.group().lower()), 0) or any(
+                stats.document_frequency.get(str(near), 0) for near in range(year - 1, last + 2)):
+            return []
+        named.append(match.group())
+    return named
 
 
 def _words_not_in_documents(question: str, stats: TermStatistics) -> list[str]:

@@ -9,7 +9,7 @@ one at a time, each asked its own questions and as many questions of the other a
 (out-of-corpus for it). On the training half:
 
 1. every sentence of the top 5 hybrid passages of every in-corpus question is a training row
-   for the sentence scorer (label: it contains a gold answer);
+   for the sentence scorer and the sentence ranker (label: it contains a gold answer);
 2. every question, in-corpus (label 1) or out-of-corpus (label 0), is a row for the
    answerability model. Its threshold is the highest that declines at most 3.5% of the
    training half's in-corpus questions (the false-decline budget; docqa's target is 5%, and a
@@ -19,7 +19,12 @@ one at a time, each asked its own questions and as many questions of the other a
    were tried: they keep more paraphrased questions, but on a 20-article corpus they let
    through a quarter of the out-of-corpus questions.
 
-Both are logistic regressions (scikit-learn) over standardised features, written as JSON to
+The scorer and the answerability model are logistic regressions (scikit-learn) over
+standardised features; the scorer's best probability is a feature of the answerability model.
+The ranker, which chooses the sentences to quote, is 200 gradient-boosted trees of depth 3
+over the scorer's features, monotonic in those that should only raise a sentence (RISING) or
+lower it (FALLING): on the held-out half its first sentence holds a gold answer more
+often (see "test_half" against "test_half_scorer_choosing"). All three are written as JSON to
 src/docqa/models/. The script then reports, on the test half: the share of answers containing
 a gold answer, false declines, and out-of-corpus declines; and writes them to
 benchmarks/results/answer_models.json.
@@ -49,7 +54,7 @@ from docqa.answer import years_not_in_documents  # noqa: E402
 from docqa.datasets import load_squad  # noqa: E402
 from docqa.embedding import MiniLMEmbedder  # noqa: E402
 from docqa.evaluate import prepare_corpus  # noqa: E402
-from docqa.features import (QUESTION_FEATURES, SENTENCE_FEATURES, LinearModel,  # noqa: E402
+from docqa.features import (QUESTION_FEATURES, SENTENCE_FEATURES, LinearModel, TreeModel,  # noqa: E402
                             anchored_kind_missing, money_missing, question_feature_row, question_info,
                             sentence_feature_rows)
 from docqa.pipeline import Pipeline  # noqa: E402
@@ -134,7 +139,43 @@ def fit(rows: np.ndarray, labels: np.ndarray, features) -> LinearModel:
                        tuple(float(m) for m in mean), tuple(float(s) for s in scale))
 
 
-def question_rows(collected: dict, sentence_model: LinearModel) -> tuple[np.ndarray, np.ndarray, list]:
+# The ranker never ranks a sentence lower for being more like the question, sharing more of its
+# words, coming from a better passage or holding the kind asked for, all else equal.
+RISING = {"similarity", "similarity_gap", "overlap", "overlap_gap", "overlap_plain", "bigram_overlap", "retrieval",
+          "inverse_rank", "type_present"}
+FALLING = {"type_asked_missing"}
+
+
+def fit_trees(rows: np.ndarray, labels: np.ndarray, features) -> TreeModel:
+    """The sentence ranker: gradient-boosted trees (scikit-learn), exported as arrays per tree."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    monotonic = [1 if name in RISING else -1 if name in FALLING else 0 for name in features]
+    model = HistGradientBoostingClassifier(max_iter=200, max_depth=3, learning_rate=0.05, min_samples_leaf=20,
+                                           monotonic_cst=monotonic, early_stopping=False, random_state=0)
+    model.fit(rows, labels)
+    trees = []
+    for (predictor,) in model._predictors:  # the fitted trees; their leaf values include the learning rate
+        nodes = predictor.nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        index = np.arange(len(nodes))
+        trees.append({"feature": np.where(leaf, 0, nodes["feature_idx"]).tolist(),
+                      "threshold": np.where(leaf, np.inf, nodes["num_threshold"]).tolist(),
+                      "left": np.where(leaf, index, nodes["left"]).tolist(),
+                      "right": np.where(leaf, index, nodes["right"]).tolist(),
+                      "value": nodes["value"].tolist()})
+    exported = TreeModel.from_dict({
+        "features": list(features), "init": float(np.ravel(model._baseline_prediction)[0]), "rate": 1.0,
+        "depth": max(int(predictor.nodes["depth"].max()) for (predictor,) in model._predictors), "trees": trees})
+    if not np.allclose(exported.probabilities(rows), model.predict_proba(rows)[:, 1]):
+        raise RuntimeError("the exported trees do not reproduce scikit-learn's probabilities")
+    return exported
+
+
+def question_rows(collected: dict, sentence_model: LinearModel,
+                  ranker: TreeModel | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+    """The answerability rows (from the sentence model's best sentence), labels, and the
+    sentence each question's answer quotes first (the ranker's best, or the sentence model's)."""
     rows, labels, best = [], [], []
     type_column = SENTENCE_FEATURES.index("type_present")
     for item in collected["items"]:
@@ -146,12 +187,13 @@ def question_rows(collected: dict, sentence_model: LinearModel) -> tuple[np.ndar
         rows.append(question_feature_row(item["info"], item["hits"], best_probability, best_similarity,
                                          type_present, item["stats"]))
         labels.append(1 if item["question"].kind == "answerable" else 0)
-        best.append(top)
+        best.append(top if ranker is None or top is None else int(np.argmax(ranker.probabilities(item["rows"]))))
     return np.asarray(rows), np.asarray(labels), best
 
 
-def measure(collected: dict, sentence_model: LinearModel, answerability: LinearModel) -> dict:
-    rows, labels, best = question_rows(collected, sentence_model)
+def measure(collected: dict, sentence_model: LinearModel, answerability: LinearModel,
+            ranker: TreeModel | None = None) -> dict:
+    rows, labels, best = question_rows(collected, sentence_model, ranker)
     answerable_p = answerability.probabilities(rows)
     declined = (answerable_p < answerability.threshold) | declined_by_rule(collected)
     paraphrased = np.array([is_paraphrased(item["question"]) for item in collected["items"]], dtype=bool)
@@ -180,13 +222,14 @@ def measure(collected: dict, sentence_model: LinearModel, answerability: LinearM
     return result
 
 
-def threshold_curve(collected: dict, sentence_model: LinearModel, answerability: LinearModel) -> list[dict]:
+def threshold_curve(collected: dict, sentence_model: LinearModel, answerability: LinearModel,
+                    ranker: TreeModel) -> list[dict]:
     """What other thresholds would decline, on ``collected``: the trade-off the threshold makes."""
     curve = []
     for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, answerability.threshold, 0.9):
         at = LinearModel(answerability.features, answerability.weights, answerability.bias, answerability.mean,
                          answerability.scale, threshold)
-        measured = measure(collected, sentence_model, at)
+        measured = measure(collected, sentence_model, at, ranker)
         paraphrased = measured.get("paraphrased", {})
         curve.append({"threshold": threshold, "false_declines": measured["false_declines"],
                       "out_of_corpus_declined": measured["out_of_corpus_declined"],
@@ -226,6 +269,7 @@ def main() -> int:
     sentence_rows = np.vstack([i["rows"] for i in trained_on])
     sentence_labels = np.concatenate([i["labels"] for i in trained_on])
     sentence_model = fit(sentence_rows, sentence_labels, SENTENCE_FEATURES)
+    ranker = fit_trees(sentence_rows, sentence_labels, SENTENCE_FEATURES)
 
     rows, labels, _ = question_rows(train, sentence_model)
     paraphrased = np.array([is_paraphrased(item["question"]) for item in train["items"]], dtype=bool)
@@ -248,14 +292,20 @@ def main() -> int:
     MODELS.mkdir(parents=True, exist_ok=True)
     for name, model in (("sentence_scorer", sentence_model), ("answerability", answerability)):
         (MODELS / f"{name}.json").write_text(json.dumps(model.to_dict(), indent=2) + "\n")
+    (MODELS / "sentence_ranker.json").write_text(json.dumps(ranker.to_dict()) + "\n")  # 200 trees: one line
+    models = (sentence_model, answerability, ranker)
     report = {
         "command": "python benchmarks/train_answer_models.py",
         "training_rows": {"sentences": int(len(sentence_rows)), "questions": int(len(rows))},
-        "train_half": measure(subset(train, lambda run: run == 0), sentence_model, answerability),
-        "train_half_single_article_corpora": measure(subset(train, lambda run: run > 0), sentence_model, answerability),
-        "test_half": measure(subset(test, lambda run: run == 0), sentence_model, answerability),
-        "test_half_single_article_corpora": measure(subset(test, lambda run: run > 0), sentence_model, answerability),
-        "test_half_threshold_curve": threshold_curve(subset(test, lambda run: run == 0), sentence_model, answerability),
+        "train_half": measure(subset(train, lambda run: run == 0), *models),
+        "train_half_single_article_corpora": measure(subset(train, lambda run: run > 0), *models),
+        "test_half": measure(subset(test, lambda run: run == 0), *models),
+        "test_half_single_article_corpora": measure(subset(test, lambda run: run > 0), *models),
+        # the same, with the sentence scorer choosing the sentences as well: what the ranker adds
+        "test_half_scorer_choosing": measure(subset(test, lambda run: run == 0), sentence_model, answerability),
+        "test_half_single_article_corpora_scorer_choosing": measure(subset(test, lambda run: run > 0), sentence_model,
+                                                                    answerability),
+        "test_half_threshold_curve": threshold_curve(subset(test, lambda run: run == 0), *models),
         "sentence_weights": dict(zip(SENTENCE_FEATURES, sentence_model.weights)),
         "answerability_weights": dict(zip(QUESTION_FEATURES, answerability.weights)),
         "threshold": answerability.threshold,

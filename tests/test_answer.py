@@ -1,5 +1,6 @@
 """Answers: citations quote the documents exactly, declines are plain."""
 
+import numpy as np
 import pytest
 
 from docqa.answer import AnswerPolicy, SentenceCandidate, compose_answer, term_statistics
@@ -81,7 +82,9 @@ def test_a_sentence_quoted_already_as_the_one_leaned_on_leaves_its_place_to_the_
     document = Document("films.txt", text, "0")
     hit = Hit(Chunk("c1", "films.txt", 0, len(text), text, 30), 0.9, 1)
     candidates = _candidates(hit, text, [0.5, 0.9, 0.1])
-    every = AnswerPolicy(max_sentences=2, extra_sentence_ratio=0.0, extra_sentence_minimum=0.0, decline_threshold=0.0)
+    # the linear scorer orders these by their similarity; the order, not the model, is the point here
+    every = AnswerPolicy(max_sentences=2, extra_sentence_ratio=0.0, extra_sentence_minimum=0.0, decline_threshold=0.0,
+                         sentence_ranker=None)
     answer = compose_answer("What did the monitoring team release?", [hit], candidates, {"films.txt": document},
                             term_statistics([text]), every)
     # the best sentence ("It released ...") is quoted with the one it leans on; that one, next
@@ -228,7 +231,9 @@ def test_a_question_asking_for_several_things_gets_several_sentences():
     hit = Hit(Chunk("c1", "work.txt", 0, len(LIST_TEXT), LIST_TEXT, 40), 0.9, 1)
     candidates = _candidates(hit, LIST_TEXT, [0.62, 0.6, 0.58, 0.2])
     stats = term_statistics([LIST_TEXT, "Another passage about something else entirely."])
-    always = AnswerPolicy(decline_threshold=0.0)  # this test is about choosing sentences, not declining
+    # this test is about how many sentences are chosen, not declining nor the model: the linear
+    # scorer rates these three alike, as their similarities are
+    always = AnswerPolicy(decline_threshold=0.0, sentence_ranker=None)
     several = compose_answer("What kinds of online activity does the group work against?", [hit], candidates,
                              {"work.txt": document}, stats, always)
     one = compose_answer("What does the group work against online?", [hit], candidates, {"work.txt": document}, stats,
@@ -462,3 +467,33 @@ def test_a_decline_names_the_absent_words_as_the_question_wrote_them():
     assert not answer.answerable
     assert answer.text.endswith("No document mentions “won”, “2018”, “FIFA”, “World”.")  # four at most
     assert answer.extra["evidence"]["terms_not_in_documents"] == ["won", "2018", "FIFA", "World", "Cup"]
+
+
+def test_boosted_trees_are_walked_as_scikit_learn_grows_them():
+    from docqa.features import TreeModel
+
+    # one tree: x0 <= 0.5 ? (x1 <= 2 ? -1 : 1) : 3, and a stump on x1; leaves point to themselves
+    model = TreeModel.from_dict({"features": ["x0", "x1"], "init": 0.5, "rate": 0.1, "depth": 2, "trees": [
+        {"feature": [0, 1, 0, 0, 0], "threshold": [0.5, 2.0, float("inf"), float("inf"), float("inf")],
+         "left": [1, 3, 2, 3, 4], "right": [2, 4, 2, 3, 4], "value": [0.0, 0.0, 3.0, -1.0, 1.0]},
+        {"feature": [1, 0, 0], "threshold": [0.0, float("inf"), float("inf")], "left": [1, 1, 2], "right": [2, 1, 2],
+         "value": [0.0, -2.0, 2.0]},
+    ]})
+    rows = np.array([[0.0, 1.0], [0.5, 2.0], [0.0, 3.0], [0.9, -1.0], [0.9, 0.0]])
+    leaves = np.array([-1 + 2, -1 + 2, 1 + 2, 3 - 2, 3 - 2])  # a value on the threshold goes left
+    assert np.allclose(model.probabilities(rows), 1 / (1 + np.exp(-(0.5 + 0.1 * leaves))))
+    assert model.probabilities(np.zeros((0, 2))).shape == (0,)
+
+
+def test_the_shipped_ranker_never_ranks_a_closer_sentence_lower():
+    from docqa.features import SENTENCE_FEATURES, shipped_model
+
+    ranker = shipped_model("sentence_ranker", SENTENCE_FEATURES)
+    rng = np.random.default_rng(0)
+    rows = rng.uniform(0, 1, size=(300, len(SENTENCE_FEATURES)))
+    for name, direction in (("similarity", 1), ("overlap", 1), ("retrieval", 1), ("type_present", 1),
+                            ("type_asked_missing", -1)):
+        column = SENTENCE_FEATURES.index(name)
+        low, high = rows.copy(), rows.copy()
+        low[:, column], high[:, column] = 0.0, 1.0
+        assert np.all(direction * (ranker.probabilities(high) - ranker.probabilities(low)) >= -1e-12), name

@@ -1,8 +1,10 @@
-"""Features of candidate sentences and of questions, and the small linear models over them.
+"""Features of candidate sentences and of questions, and the small models over them.
 
-Two logistic-regression models decide docqa's answers: one scores how likely a sentence is to
-contain the answer, one how likely the question is answered by the documents at all. Both are
-trained by ``benchmarks/train_answer_models.py`` on SQuAD articles and shipped as JSON in
+Three models decide docqa's answers: a logistic regression scores how likely a sentence is to
+contain the answer, and its best score is evidence for a second, which judges how likely the
+question is answered by the documents at all; a small ensemble of boosted trees over the same
+sentence features ranks the sentences, to choose which to quote. All are trained by
+``benchmarks/train_answer_models.py`` on SQuAD articles and shipped as JSON in
 ``docqa/models/``; the features are pure functions of the question, the retrieved passages and
 corpus term statistics.
 """
@@ -80,15 +82,68 @@ class LinearModel:
                    tuple(data["scale"]), float(data.get("threshold", 0.5)))
 
 
+@dataclass(frozen=True)
+class TreeModel:
+    """Boosted regression trees for a probability: ``sigmoid(init + rate * sum of leaf values)``.
+
+    Each tree is stored as arrays over its nodes (``feature``, ``threshold``, ``left``,
+    ``right``, ``value``); a row goes left when its feature is at most the threshold. Leaves
+    point to themselves, so every tree is walked ``depth`` steps at once for all rows.
+    """
+
+    features: tuple[str, ...]
+    init: float
+    rate: float
+    depth: int
+    feature: np.ndarray  # (trees, nodes) int
+    threshold: np.ndarray  # (trees, nodes) float
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        if rows.size == 0:
+            return np.zeros(len(rows))
+        rows = np.asarray(rows, dtype=np.float64)
+        trees = np.arange(self.feature.shape[0])[None, :]
+        node = np.zeros((len(rows), self.feature.shape[0]), dtype=np.int64)
+        row_index = np.arange(len(rows))[:, None]
+        for _ in range(self.depth):
+            go_left = rows[row_index, self.feature[trees, node]] <= self.threshold[trees, node]
+            node = np.where(go_left, self.left[trees, node], self.right[trees, node])
+        z = self.init + self.rate * self.value[trees, node].sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def to_dict(self) -> dict:
+        return {"kind": "trees", "features": list(self.features), "init": self.init, "rate": self.rate,
+                "depth": self.depth, "trees": [
+                    {"feature": f.tolist(), "threshold": t.tolist(), "left": a.tolist(), "right": b.tolist(),
+                     "value": v.tolist()}
+                    for f, t, a, b, v in zip(self.feature, self.threshold, self.left, self.right, self.value)]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TreeModel":
+        trees = data["trees"]
+        width = max(len(tree["feature"]) for tree in trees)
+
+        def stacked(key: str, dtype, pad) -> np.ndarray:
+            return np.array([tree[key] + [pad] * (width - len(tree[key])) for tree in trees], dtype=dtype)
+
+        return cls(tuple(data["features"]), float(data["init"]), float(data["rate"]), int(data["depth"]),
+                   stacked("feature", np.int64, 0), stacked("threshold", np.float64, np.inf),
+                   stacked("left", np.int64, 0), stacked("right", np.int64, 0), stacked("value", np.float64, 0.0))
+
+
 @lru_cache(maxsize=4)
-def shipped_model(name: str, features: tuple[str, ...]) -> LinearModel:
+def shipped_model(name: str, features: tuple[str, ...]) -> LinearModel | TreeModel:
     """A model shipped in ``docqa/models/<name>.json``, checked to use ``features``.
 
     Raises:
         RuntimeError: the model was trained on other features (a code change without retraining).
     """
     text = resources.files("docqa").joinpath("models", f"{name}.json").read_text(encoding="utf-8")
-    model = LinearModel.from_dict(json.loads(text))
+    data = json.loads(text)
+    model = TreeModel.from_dict(data) if data.get("kind") == "trees" else LinearModel.from_dict(data)
     if model.features != features:
         raise RuntimeError(
             f"docqa/models/{name}.json was trained on other features; run benchmarks/train_answer_models.py"

@@ -360,12 +360,16 @@ def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[s
     return len(text[:block_end].rstrip())
 
 
+_AFTER_NAMED = frozenset("of for and or in on at from to with about".split())
+
+
 def _names_what_is_asked(text: str, question: str) -> bool:
     """Whether ``text`` is a label ("Additional Partners:") naming what ``question`` asks about.
 
-    Its words stand in the question in a row, and no other word of substance follows them:
-    "Who are the members of the group?" asks for the members, "Which member states replied?"
-    for member states, which a "Members:" list is not.
+    Its words stand in the question in a row, at its end or before a preposition or "and":
+    "Who are the members of the group?" asks for the members, but "Which member states
+    replied?" for member states, which a "Members:" list is not, and "What does the summary say
+    about funding?" for what a "Summary:" heading may not open with.
     """
     label = text.strip()
     if not _LABEL.match(label):
@@ -377,7 +381,7 @@ def _names_what_is_asked(text: str, question: str) -> bool:
         run = content[first : first + len(wanted)]
         if [term for _, term in run] == wanted:
             after = run[-1][0] + 1
-            if after == len(asked) or asked[after] in STOPWORDS or asked[after] in QUESTION_WORDS:
+            if after == len(asked) or asked[after] in _AFTER_NAMED:
                 return True
     return False
 

@@ -173,8 +173,10 @@ def test_a_label_of_the_questions_own_words_answers_it_first_and_alone():
                             stats, AnswerPolicy(decline_threshold=0.0))
     assert sorted(c.quote.split(":")[0] for c in answer.citations) == ["Members", "Partners"]
     # a label whose words ask about something else gets no such place: "member states" are not
-    # "Members:", and what members say is not who they are
-    for question in ("Which member states did the working group write to?", "What do the members say about February?"):
+    # "Members:", what members say is not who they are, and a question about something else
+    # may end on the label's word
+    for question in ("Which member states did the working group write to?", "What do the members say about February?",
+                     "What did the working group write in February 2009 to its members?"):
         answer = compose_answer(question, [hit], candidates, {"group.txt": document}, stats,
                                 AnswerPolicy(decline_threshold=0.0, max_sentences=1))
         assert answer.citations[0].quote.startswith("The working group wrote"), question

@@ -361,15 +361,20 @@ def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[s
 
 
 _AFTER_NAMED = frozenset("of for and or in on at from to with about".split())
+_WH = frozenset("what who whom which where how what's who's".split())
+_AUXILIARY = frozenset("is are was were do does did can could should would will".split())
+_DETERMINER = frozenset("the a an its their his her our your i we you they this that these those".split())
 
 
 def _names_what_is_asked(text: str, question: str) -> bool:
-    """Whether ``text`` is a label ("Additional Partners:") naming what ``question`` asks about.
+    """Whether ``text`` is a label ("Additional Partners:") naming what ``question`` asks for.
 
-    Its words stand in the question in a row, at its end or before a preposition or "and":
-    "Who are the members of the group?" asks for the members, but "Which member states
-    replied?" for member states, which a "Members:" list is not, and "What does the summary say
-    about funding?" for what a "Summary:" heading may not open with.
+    Its words stand in the question in a row, right after its opening ("Who are the",
+    "Which organisations are the", "Whom do I", or another label and "and"), at the question's
+    end or before a preposition or "and". "Who are the members of the group?" asks for the
+    members; "Which member states replied?" for member states, which a "Members:" list is not;
+    "What did the review say about installation?" for what the review said, which an
+    "Installation:" heading does not open with.
     """
     label = text.strip()
     if not _LABEL.match(label):
@@ -381,9 +386,28 @@ def _names_what_is_asked(text: str, question: str) -> bool:
         run = content[first : first + len(wanted)]
         if [term for _, term in run] == wanted:
             after = run[-1][0] + 1
-            if after == len(asked) or asked[after] in _AFTER_NAMED:
+            if (after == len(asked) or asked[after] in _AFTER_NAMED) and _opens_on(asked[: run[0][0]]):
                 return True
     return False
+
+
+def _opens_on(before: Sequence[str]) -> bool:
+    """Whether the words ``before`` a label are only a question's opening: a wh-word, at most
+    one word more ("Which organisations"), an auxiliary, then determiners or pronouns; or any
+    opening and a list ending in "and" ("Who are the members and the")."""
+    rest = list(before)
+    while rest and rest[-1] in _DETERMINER:
+        rest.pop()
+    if rest and rest[-1] == "and":
+        return bool(before) and before[0] in _WH
+    if not rest or rest[0] not in _WH:
+        return False
+    if rest[0] in ("what's", "who's"):
+        return len(rest) == 1
+    middle = rest[1:]
+    if middle and middle[0] not in _AUXILIARY:
+        middle = middle[1:]  # "Which organisations are the"
+    return not middle or (len(middle) == 1 and middle[0] in _AUXILIARY)
 
 
 def _start_with_leaned_on_sentence(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> int:

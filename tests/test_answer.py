@@ -501,3 +501,61 @@ def test_the_shipped_ranker_never_ranks_a_closer_sentence_lower():
         low, high = rows.copy(), rows.copy()
         low[:, column], high[:, column] = 0.0, 1.0
         assert np.all(direction * (ranker.probabilities(high) - ranker.probabilities(low)) >= -1e-12), name
+
+
+def _labelled(files: dict[str, str]):
+    from docqa.sentences import split_sentences
+
+    documents, hits, candidates = {}, [], []
+    for rank, (name, text) in enumerate(files.items(), start=1):
+        documents[name] = Document(name, text, "0")
+        hit = Hit(Chunk(f"c{rank}", name, 0, len(text), text, 40), 1.0 / rank, rank)
+        hits.append(hit)
+        spans = split_sentences(text, 0, len(text))
+        candidates += [SentenceCandidate(hit, a, b, text[a:b], 0.5, i, len(spans)) for i, (a, b) in enumerate(spans)]
+    return documents, hits, candidates, term_statistics(list(files.values()))
+
+
+def test_a_label_answers_only_in_a_document_about_the_rest_of_the_question():
+    finance = ("Finance Committee\n\nPurpose:\nThe Finance Committee oversees the annual budget and reports to the board "
+               "every quarter on spending, savings and the state of the reserves.\n\nMembers:\nAlice Brown\nCarlos Diaz")
+    hr = "The purpose of the HR committee is to handle hiring. The members of the HR committee are Tom Green and Sara White."
+    documents, hits, candidates, stats = _labelled({"finance.txt": finance, "hr.txt": hr})
+    always = AnswerPolicy(decline_threshold=0.0)
+    for question, expected in (("What is the purpose of the HR committee?", "The purpose of the HR committee"),
+                               ("Who are the members of the HR committee?", "The members of the HR committee")):
+        answer = compose_answer(question, hits, candidates, documents, stats, always)
+        assert answer.citations[0].source == "hr.txt" and answer.citations[0].quote.startswith(expected), question
+    # in the document that mentions it, the label answers, though no sentence that names the
+    # Finance Committee names a member
+    answer = compose_answer("Who are the members of the Finance Committee?", hits, candidates, documents, stats, always)
+    assert answer.answerable and answer.citations[0].quote == "Members:\nAlice Brown\nCarlos Diaz"
+    # "how" opens no label: how old the members are is no list of them
+    answer = compose_answer("How old are the members of the Finance Committee?", hits, candidates, documents, stats, always)
+    assert not answer.citations or answer.citations[0].quote != "Members:\nAlice Brown\nCarlos Diaz"
+
+
+def test_labels_alike_in_two_documents_are_both_quoted_and_a_list_may_have_one_long_item():
+    long_item = "A 64-bit processor with at least four cores, eight gigabytes of memory and a solid-state disk " * 2
+    documents, hits, candidates, stats = _labelled({
+        "a.txt": "Chess club\n\nMembers:\nAnn Lee\nBo Chan", "b.txt": "Go club\n\nMembers:\nCy Diaz\nDee Eng",
+        "c.txt": f"Requirements:\n{long_item.strip()}\nA working C compiler.",
+    })
+    always = AnswerPolicy(decline_threshold=0.0)
+    answer = compose_answer("Who are the members?", hits, candidates, documents, stats, always)
+    assert sorted(c.quote for c in answer.citations) == ["Members:\nAnn Lee\nBo Chan", "Members:\nCy Diaz\nDee Eng"]
+    answer = compose_answer("What are the requirements?", hits, candidates, documents, stats, always)
+    assert answer.citations[0].quote == documents["c.txt"].text
+
+
+@pytest.mark.parametrize("question, texts, declined", [
+    ("Is the upload limit 1500 MB?", ["The upload limit is 500 MB per file."], []),  # an amount, not a year
+    ("What happened to the society in 1925?", ["In the 1920s it moved to Leeds."], []),
+    ("What was the budget in 2017?", ["The FY2017 budget was 2 million."], []),
+    ("What did the society do in 1925?", ["In 1950 it moved to Leeds."], ["1925"]),
+    ("What did the society publish in the 2015 report?", ["In 1950 it moved to Leeds."], ["2015"]),
+])
+def test_what_counts_as_a_year_the_documents_do_not_mention(question, texts, declined):
+    from docqa.answer import years_not_in_documents
+
+    assert years_not_in_documents(question, term_statistics(texts)) == declined

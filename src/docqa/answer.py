@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Mapping, Sequence
 
 
-from .features import (QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, anchored_kind_missing, asks_for_several,
+from .features import (MONTHS, QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, anchored_kind_missing, asks_for_several,
                        money_missing, question_feature_row, question_info, sentence_feature_rows, shipped_model,
                        term_statistics)
 from .sentences import split_sentences
@@ -78,6 +79,7 @@ class _Scored:
     probability: float  # the ranker's
     quote_end: int  # the candidate's end, or for a label the end of the list it introduces
     names_asked: bool = False  # a label made of the question's words ("Members:")
+    quote_text: str = ""  # the candidate's text, or for a label its text with the list it introduces
 
 
 def candidate_spans(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, int, int, tuple[int, int] | None]]:
@@ -148,11 +150,14 @@ def compose_answer(
     # group?") is the document's answer to it: it goes first, as likely as the best sentence.
     # The models, trained on running text, rate it by its words, and those of a sentence that
     # merely mentions "member states" and "the working group" outweigh it.
-    naming = [end > c.end and _names_what_is_asked(c.text, question) for c, end in zip(candidates, ends)]
+    # Only in a document that mentions the rest of the question: "What is the purpose of the HR
+    # committee?" is not answered by the finance committee's "Purpose:".
+    naming = [end > c.end and _names_what_is_asked(c.text, question, documents[c.hit.chunk.source].text)
+              for c, end in zip(candidates, ends)]
     top = float(probabilities.max()) if len(probabilities) else 0.0
     scored = sorted(
-        (_Scored(c, top if named else float(p), end, named)
-         for c, p, end, named in zip(candidates, probabilities, ends, naming)),
+        (_Scored(c, top if named else float(p), end, named, q.text)
+         for c, q, p, end, named in zip(candidates, quoted, probabilities, ends, naming)),
         key=lambda s: (-s.probability, not s.names_asked, s.candidate.hit.rank, s.candidate.start),
     )
     best_similarity = max((c.similarity for c in candidates), default=0.0)
@@ -168,8 +173,9 @@ def compose_answer(
         "coverage": round(float(question_row[2]), 4),
         "terms_not_in_documents": unknown,
         "asked_kind_missing": bool(info.kind) and strongest is not None and not best_type_present,
-        # the question's names and numbers, when every sentence mentioning them lacks what it asks
-        "mentioned_without_kind": list(anchored_kind_missing(info, candidates)),
+        # the question's names and numbers, when every sentence mentioning them lacks what it
+        # asks; a label naming what is asked answers, in a document that mentions them
+        "mentioned_without_kind": [] if scored and scored[0].names_asked else list(anchored_kind_missing(info, quoted)),
         # the question asks how much money, and no sentence found gives a sum
         "no_sum_of_money": money_missing(info, candidates),
         # the years the question names, when no document mentions any: what happened then, they can't say
@@ -206,7 +212,7 @@ def compose_answer(
         if chosen and chosen[0].names_asked and not item.names_asked:
             continue  # what a label of the question's words introduces answers it; other labels may join
         candidate = item.candidate
-        if any(_overlaps(candidate, c.candidate) or _same_words(candidate, c.candidate) for c in chosen):
+        if any(_overlaps(candidate, c.candidate) or words(item.quote_text) == words(c.quote_text) for c in chosen):
             continue
         same_document = [(begin, end) for c, begin, end in spans if c.hit.chunk.source == candidate.hit.chunk.source]
         if any(begin <= candidate.start and candidate.end <= end for begin, end in same_document):
@@ -252,6 +258,8 @@ def by_evidence(hits: Sequence[Hit], scored: Sequence[_Scored]) -> tuple[Hit, ..
 
 
 _YEAR = re.compile(r"\b(1\d{3}|20\d{2})(s?)\b")
+_YEAR_BEFORE = re.compile(r"\b(?:in|of|since|from|during|between|and|to|the|year|years|" + "|".join(MONTHS)
+                          + r"|spring|summer|autumn|fall|winter|\d{1,2}(?:st|nd|rd|th)?),?\s+$", re.IGNORECASE)
 _APPROXIMATE = re.compile(r"\b(?:around|about|circa|c\.|approximately|roughly|nearly|early|mid|late|before|after|until|"
                           r"till|since|by|prior to)(?:\s+|-)(?:the\s+)?$", re.IGNORECASE)
 
@@ -259,18 +267,24 @@ _APPROXIMATE = re.compile(r"\b(?:around|about|circa|c\.|approximately|roughly|ne
 def years_not_in_documents(question: str, stats: TermStatistics) -> list[str]:
     """The years ``question`` names, when the documents mention none of them (else none).
 
-    A decade or a century ("the 1650s", "the early 1800s") is mentioned by any year in it, and
-    a year by the years next to it too ("1629–31" mentions 1630 nowhere as written); an
-    approximate year ("around 1630", "before 1900") is never the reason to decline.
+    A number is a year after "in", "since", "the", a month … ("in 2015", "the 2015 report")
+    or with "s" or "'s" ("the 1650s", "2015's"); "a limit of 1500 MB" names none. A decade or
+    a century is mentioned by any year in it, a year by the years next to it ("1629–31"), its
+    decade or century ("the 1920s") and a fiscal year ("FY2017"); an approximate year ("around
+    1630", "by 2015") is never the reason to decline.
     """
     named = []
     for match in _YEAR.finditer(question):
         year, plural = int(match.group(1)), bool(match.group(2))
-        if not plural and _APPROXIMATE.search(question, 0, match.start()):
+        before = question[: match.start()]
+        if not plural and _APPROXIMATE.search(before):
             return []
+        if not (plural or _YEAR_BEFORE.search(before) or question.startswith(("'s", "’s"), match.end())):
+            continue
         last = year + (99 if year % 100 == 0 else 9) if plural else year
-        if stats.document_frequency.get(stem(match.group().lower()), 0) or any(
-                stats.document_frequency.get(str(near), 0) for near in range(year - 1, last + 2)):
+        terms = [stem(match.group().lower()), f"{year // 10 * 10}s", f"{year // 100 * 100}s",
+                 *(str(near) for near in range(year - 1, last + 2)), *(f"fy{near}" for near in range(year, last + 1))]
+        if any(stats.document_frequency.get(term, 0) for term in terms):
             return []
         named.append(match.group())
     return named
@@ -311,10 +325,6 @@ def _overlaps(a: SentenceCandidate, b: SentenceCandidate) -> bool:
     return a.hit.chunk.source == b.hit.chunk.source and a.start < b.end and b.start < a.end
 
 
-def _same_words(a: SentenceCandidate, b: SentenceCandidate) -> bool:
-    return words(a.text) == words(b.text)
-
-
 _LEANING_START = re.compile(
     r"^(?:it|its|this|these|that|those|they|their|them|he|she|his|her|such|both|the latter|the former)\b",
     re.IGNORECASE,
@@ -332,9 +342,9 @@ MAX_ITEM_CHARS = 120
 def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[str, Document]) -> int:
     """End the quote of a label ("Members:") with what it introduces on the lines below.
 
-    The label alone says nothing. Under it, a list (lines that are items, marked or short, up
-    to a blank line and at most ``MAX_LIST_CHARS`` characters, cut at a line end) is the
-    answer, and is quoted whole; a paragraph ("Purpose:" then running text) is quoted up to the
+    The label alone says nothing. Under it, a list (lines up to a blank line, some marked or
+    short, at most ``MAX_LIST_CHARS`` characters, cut at a line end) is the answer, and is
+    quoted whole; running text ("Purpose:" then lines all long and unmarked) is quoted up to the
     end of its first sentence. Only a label on a line of its own leads on.
     """
     document = documents.get(candidate.hit.chunk.source)
@@ -348,9 +358,11 @@ def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[s
     block_end = text.find("\n\n", begin)
     block_end = len(text) if block_end == -1 else block_end
     window = min(block_end, begin + MAX_LIST_CHARS)
-    if not all(_LIST_ITEM.match(line) or len(line.strip()) <= MAX_ITEM_CHARS for line in text[begin:window].splitlines()):
-        # a paragraph under a heading ("Purpose:"), not a list: the heading with its first
-        # sentence, when that ends within the window
+    lines = [line for line in text[begin:window].splitlines() if line.strip()]
+    if lines and not any(_LIST_ITEM.match(line) or len(line.strip()) <= MAX_ITEM_CHARS for line in lines):
+        # running text under a heading ("Purpose:"), not a list (whose lines are marked or
+        # short, though one may be long): the heading with its first sentence, when that ends
+        # within the window
         first = split_sentences(text, begin, window)
         return first[0][1] if len(first) > 1 or (first and window == block_end) else candidate.end
     if block_end - candidate.end > MAX_LIST_CHARS:
@@ -361,12 +373,12 @@ def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[s
 
 
 _AFTER_NAMED = frozenset("of for and or in on at from to with about".split())
-_WH = frozenset("what who whom which where how what's who's".split())
+_WH = frozenset("what who whom which where what's who's".split())  # not "how": "How old are the members?"
 _AUXILIARY = frozenset("is are was were do does did can could should would will".split())
 _DETERMINER = frozenset("the a an its their his her our your i we you they this that these those".split())
 
 
-def _names_what_is_asked(text: str, question: str) -> bool:
+def _names_what_is_asked(text: str, question: str, document: str) -> bool:
     """Whether ``text`` is a label ("Additional Partners:") naming what ``question`` asks for.
 
     Its words stand in the question in a row, right after its opening ("Who are the",
@@ -374,7 +386,9 @@ def _names_what_is_asked(text: str, question: str) -> bool:
     end or before a preposition or "and". "Who are the members of the group?" asks for the
     members; "Which member states replied?" for member states, which a "Members:" list is not;
     "What did the review say about installation?" for what the review said, which an
-    "Installation:" heading does not open with.
+    "Installation:" heading does not open with. The question's other words must be in the
+    label's ``document``: "Who are the members of the HR committee?" is not answered by a
+    "Members:" list of a document that never mentions HR.
     """
     label = text.strip()
     if not _LABEL.match(label):
@@ -387,8 +401,15 @@ def _names_what_is_asked(text: str, question: str) -> bool:
         if [term for _, term in run] == wanted:
             after = run[-1][0] + 1
             if (after == len(asked) or asked[after] in _AFTER_NAMED) and _opens_on(asked[: run[0][0]]):
-                return True
+                others = {term for _, term in content} - set(wanted)
+                return others <= _document_terms(document)
     return False
+
+
+@lru_cache(maxsize=8)
+def _document_terms(text: str) -> frozenset[str]:
+    """The content terms of a document's text (the same texts recur from question to question)."""
+    return frozenset(content_terms(text))
 
 
 def _opens_on(before: Sequence[str]) -> bool:

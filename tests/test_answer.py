@@ -559,3 +559,20 @@ def test_what_counts_as_a_year_the_documents_do_not_mention(question, texts, dec
     from docqa.answer import years_not_in_documents
 
     assert years_not_in_documents(question, term_statistics(texts)) == declined
+
+
+def test_a_label_leads_on_over_a_blank_line_and_one_that_leads_to_nothing_is_not_quoted():
+    documents, hits, candidates, stats = _labelled({
+        "risks.md": "Risks:\n\n- fire in the archive\n- loss of the keys",
+        "end.txt": "The archive holds the risk register of the group. Further risks:",
+    })
+    always = AnswerPolicy(decline_threshold=0.0, max_sentences=3, extra_sentence_ratio=0.0, extra_sentence_minimum=0.0)
+    answer = compose_answer("What are the risks?", hits, candidates, documents, stats, always)
+    assert [c.quote for c in answer.citations] == [documents["risks.md"].text]
+    answer = compose_answer("What risks does the group face?", hits, candidates, documents, stats, always)
+    quotes = [c.quote for c in answer.citations]
+    assert "Further risks:" not in quotes and "The archive holds the risk register of the group." in quotes
+    # when a label that leads to nothing is all there is, it is quoted as it is
+    documents, hits, candidates, stats = _labelled({"end.txt": "Further risks:"})
+    answer = compose_answer("What risks does the group face?", hits, candidates, documents, stats, always)
+    assert [c.quote for c in answer.citations] == ["Further risks:"]

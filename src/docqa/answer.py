@@ -212,6 +212,8 @@ def compose_answer(
         if chosen and chosen[0].names_asked and not item.names_asked:
             continue  # what a label of the question's words introduces answers it; other labels may join
         candidate = item.candidate
+        if _LABEL.match(item.quote_text.strip()):
+            continue  # a label that leads to nothing ("Risks:" at a document's end) says nothing
         if any(_overlaps(candidate, c.candidate) or words(item.quote_text) == words(c.quote_text) for c in chosen):
             continue
         same_document = [(begin, end) for c, begin, end in spans if c.hit.chunk.source == candidate.hit.chunk.source]
@@ -225,6 +227,8 @@ def compose_answer(
             continue  # a label whose list is quoted in part already: alone, it would add nothing
         chosen.append(item)
         spans.append((candidate, start, end))
+    if not chosen:  # only labels that lead to nothing were found: the best of them, as it is
+        chosen, spans = [scored[0]], [(scored[0].candidate, scored[0].candidate.start, scored[0].quote_end)]
 
     short = find_short_answer(info, chosen[0].candidate.text)
     evidence["short_answer"] = short
@@ -345,13 +349,14 @@ def _end_with_introduced_list(candidate: SentenceCandidate, documents: Mapping[s
     The label alone says nothing. Under it, a list (lines up to a blank line, some marked or
     short, at most ``MAX_LIST_CHARS`` characters, cut at a line end) is the answer, and is
     quoted whole; running text ("Purpose:" then lines all long and unmarked) is quoted up to the
-    end of its first sentence. Only a label on a line of its own leads on.
+    end of its first sentence. Only a label on a line of its own leads on, over one blank line
+    at most ("Risks:", a blank line, then the list).
     """
     document = documents.get(candidate.hit.chunk.source)
     if document is None or not _LABEL.match(candidate.text.strip()):
         return candidate.end
     text = document.text
-    after = re.match(r"[ \t]*\n(?=[ \t]*\S)", text[candidate.end : candidate.end + 200])
+    after = re.match(r"[ \t]*\n(?:[ \t]*\n)?(?=[ \t]*\S)", text[candidate.end : candidate.end + 200])  # a blank line may follow
     if not after:
         return candidate.end
     begin = candidate.end + after.end()

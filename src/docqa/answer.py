@@ -425,7 +425,7 @@ def _opens_on(before: Sequence[str]) -> bool:
     while rest and rest[-1] in _DETERMINER:
         rest.pop()
     if rest and rest[-1] == "and":
-        return bool(before) and before[0] in _WH
+        return rest[0] in _WH
     if not rest or rest[0] not in _WH:
         return False
     if rest[0] in ("what's", "who's"):

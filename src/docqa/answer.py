@@ -11,18 +11,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
 
 
 from .features import (MONTHS, QUESTION_FEATURES, SENTENCE_FEATURES, TermStatistics, anchored_kind_missing, asks_for_several,
                        money_missing, question_feature_row, question_info, sentence_feature_rows, shipped_model,
                        term_statistics)
+from .reader import READER_FLOOR, READER_QUESTION_FEATURES, READER_SENTENCE_FEATURES, reader_pair
 from .sentences import split_sentences
 from .short_answer import find_short_answer
 from .terms import QUESTION_WORDS, STOPWORDS, content_terms, stem, words, written_words
 from .types import Answer, Citation, Document, Hit
 
-__all__ = ["AnswerPolicy", "SentenceCandidate", "TermStatistics", "candidate_spans", "compose_answer",
+__all__ = ["RULES", "AnswerPolicy", "CandidateScores", "score_candidates", "SentenceCandidate", "TermStatistics", "candidate_spans", "compose_answer",
            "term_statistics", "years_not_in_documents"]
 
 
@@ -42,6 +45,18 @@ class SentenceCandidate:
     position: int = 0
     count: int = 1
     previous: str = ""
+
+
+# The answer stage's hand rules, by the name an ablation turns each off with:
+RULES = {
+    "labels": "a label (\"Members:\") is quoted with the list it introduces, and goes first when it names what is asked",
+    "kind_missing": "decline when every sentence naming the question's names or numbers lacks the kind asked",
+    "money": "decline a question for a sum of money when no sentence found gives one",
+    "years": "decline a question about years no document mentions",
+    "leaned_on": "quote the sentence before one that opens by pointing back at it (\"It was ...\")",
+    "lists": "a question asking for several things takes up to three sentences",
+    "short_answer": "a short answer (a name, date, number) before the quotes",
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,16 @@ class AnswerPolicy:
     sentence_ranker: str | None = "sentence_ranker"
     decline_model: str = "answerability"
     decline_threshold: float | None = None
+    # with a reader: how many of the ranker's best sentences it reads, and the models that
+    # combine its logits with the ranker's (training/fit_answer_stage.py)
+    reader_candidates: int = 12
+    reader_combiner: str = "reader_combiner"
+    reader_decline_model: str = "reader_answerability"
+    # the answer stage's hand rules to leave out (RULES), for ablations (docqa eval --rules-off)
+    rules_off: frozenset[str] = frozenset()
+
+    def rule_on(self, rule: str) -> bool:
+        return rule not in self.rules_off
 
 
 @dataclass(frozen=True)
@@ -104,6 +129,92 @@ def candidate_spans(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, int, int, 
     return spans
 
 
+ReaderScorer = Callable[[Sequence[tuple[str, str]]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class CandidateScores:
+    """What the answer stage knows of each candidate sentence, before it combines it.
+
+    ``quoted`` are the candidates as they would be quoted (a label with the list it
+    introduces); ``ranker`` the sentence ranker's probabilities; ``reader_logits`` the reader's,
+    for the ``reader_candidates`` best by the ranker (``READER_FLOOR`` for the rest), or None
+    without a reader; ``answerable`` the feature-based answerability model's probability.
+    """
+
+    info: object
+    quoted: list
+    ends: list[int]
+    rows: np.ndarray
+    strongest: int | None
+    best_probability: float
+    best_type_present: bool
+    best_similarity: float
+    ranker: np.ndarray
+    reader_logits: np.ndarray | None
+    question_row: np.ndarray
+    answerable: float
+
+
+def score_candidates(
+    question: str,
+    hits: Sequence[Hit],
+    candidates: Sequence[SentenceCandidate],
+    documents: Mapping[str, Document],
+    stats: TermStatistics,
+    policy: AnswerPolicy = AnswerPolicy(),
+    reader: ReaderScorer | None = None,
+) -> CandidateScores:
+    """Score every candidate by the feature models and, with a ``reader``, its best by the reader."""
+    info = question_info(question)
+    sentence_model = shipped_model(policy.sentence_model, SENTENCE_FEATURES)
+    ranker = sentence_model if policy.sentence_ranker is None else shipped_model(policy.sentence_ranker, SENTENCE_FEATURES)
+    decline_model = shipped_model(policy.decline_model, QUESTION_FEATURES)
+    # where each sentence's quote ends: past its end for a label ("Members:"), with the list it
+    # introduces; a label is also scored by that list, its names and its words
+    ends = [_end_with_introduced_list(c, documents) if policy.rule_on("labels") else c.end for c in candidates]
+    quoted = [c if end == c.end else replace(c, text=documents[c.hit.chunk.source].text[c.start:end])
+              for c, end in zip(candidates, ends)]
+    rows = sentence_feature_rows(info, quoted, stats)
+    type_column = SENTENCE_FEATURES.index("type_present")
+    # The scorer's best sentence is evidence for the decline model, trained with it.
+    evidence_probabilities = sentence_model.probabilities(rows)
+    strongest = min(range(len(candidates)), default=None,
+                    key=lambda i: (-evidence_probabilities[i], candidates[i].hit.rank, candidates[i].start))
+    best_probability = float(evidence_probabilities[strongest]) if strongest is not None else 0.0
+    best_type_present = bool(rows[strongest, type_column]) if strongest is not None else False
+    ranked = ranker.probabilities(rows)
+    best_similarity = max((c.similarity for c in candidates), default=0.0)
+    question_row = question_feature_row(info, hits, best_probability, best_similarity, best_type_present, stats)
+    answerable = float(decline_model.probabilities(question_row[None, :])[0]) if len(candidates) else 0.0
+    reader_logits = None
+    if reader is not None and len(candidates):
+        read = np.argsort(-ranked, kind="stable")[: policy.reader_candidates]
+        reader_logits = np.full(len(candidates), READER_FLOOR, dtype=np.float64)
+        reader_logits[read] = np.asarray(
+            reader([reader_pair(question, quoted[i].text, candidates[i].previous) for i in read]), dtype=np.float64)
+    return CandidateScores(info, quoted, ends, rows, strongest, best_probability, best_type_present, best_similarity,
+                           ranked, reader_logits, question_row, answerable)
+
+
+def reader_sentence_rows(scores: CandidateScores) -> np.ndarray:
+    """The reader combiner's rows: each candidate's reader logit and ranker logit."""
+    return np.column_stack([scores.reader_logits, logit(scores.ranker)])
+
+
+def reader_question_row(scores: CandidateScores, combined: np.ndarray) -> np.ndarray:
+    """The reader decline model's row: the best reader logit, the best combined logit, and the
+    feature-based answerability model's logit."""
+    best_reader = float(scores.reader_logits.max()) if len(combined) else READER_FLOOR
+    best_combined = float(logit(np.array([combined.max()]))[0]) if len(combined) else READER_FLOOR
+    return np.array([best_reader, best_combined, float(logit(np.array([scores.answerable]))[0])])
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def compose_answer(
     question: str,
     hits: Sequence[Hit],
@@ -111,6 +222,7 @@ def compose_answer(
     documents: Mapping[str, Document],
     stats: TermStatistics,
     policy: AnswerPolicy = AnswerPolicy(),
+    reader: ReaderScorer | None = None,
 ) -> Answer:
     """Choose the sentences that best answer ``question`` and cite them, or decline.
 
@@ -122,37 +234,32 @@ def compose_answer(
             leans on it ("It was hosted by ...").
         stats: term statistics of the index, to weigh rare question words more.
         policy: how many sentences, and which models.
+        reader: the reader's logits for (question, sentence text) pairs; with it, the reader
+            and the ranker together choose the sentences and decide the decline.
 
     Returns:
         An Answer whose citations quote ``documents[source].text[start:end]`` exactly; its
         ``extra["evidence"]`` holds what the decision rested on.
     """
-    info = question_info(question)
-    sentence_model = shipped_model(policy.sentence_model, SENTENCE_FEATURES)
-    ranker = sentence_model if policy.sentence_ranker is None else shipped_model(policy.sentence_ranker, SENTENCE_FEATURES)
-    decline_model = shipped_model(policy.decline_model, QUESTION_FEATURES)
-    # where each sentence's quote ends: past its end for a label ("Members:"), with the list it
-    # introduces; a label is also scored by that list, its names and its words
-    ends = [_end_with_introduced_list(c, documents) for c in candidates]
-    quoted = [c if end == c.end else replace(c, text=documents[c.hit.chunk.source].text[c.start:end])
-              for c, end in zip(candidates, ends)]
-    rows = sentence_feature_rows(info, quoted, stats)
-    type_column = SENTENCE_FEATURES.index("type_present")
-    # The scorer's best sentence is evidence for the decline model, trained with it; the
-    # ranker's order chooses the sentences quoted.
-    evidence_probabilities = sentence_model.probabilities(rows)
-    strongest = min(range(len(candidates)), default=None,
-                    key=lambda i: (-evidence_probabilities[i], candidates[i].hit.rank, candidates[i].start))
-    best_probability = float(evidence_probabilities[strongest]) if strongest is not None else 0.0
-    best_type_present = bool(rows[strongest, type_column]) if strongest is not None else False
-    probabilities = ranker.probabilities(rows)
+    scores = score_candidates(question, hits, candidates, documents, stats, policy, reader)
+    info, quoted, ends = scores.info, scores.quoted, scores.ends
+    probabilities = scores.ranker
+    answerable_probability = scores.answerable
+    decline_threshold = shipped_model(policy.decline_model, QUESTION_FEATURES).threshold
+    if scores.reader_logits is not None:
+        combiner = shipped_model(policy.reader_combiner, READER_SENTENCE_FEATURES)
+        probabilities = combiner.probabilities(reader_sentence_rows(scores))
+        reader_decline = shipped_model(policy.reader_decline_model, READER_QUESTION_FEATURES)
+        answerable_probability = float(reader_decline.probabilities(reader_question_row(scores, probabilities)[None, :])[0])
+        decline_threshold = reader_decline.threshold
     # A label made of the question's own words ("Members:" for "Who are the members of the
     # group?") is the document's answer to it: it goes first, as likely as the best sentence.
     # The models, trained on running text, rate it by its words, and those of a sentence that
     # merely mentions "member states" and "the working group" outweigh it.
     # Only in a document that mentions the rest of the question: "What is the purpose of the HR
     # committee?" is not answered by the finance committee's "Purpose:".
-    naming = [end > c.end and _names_what_is_asked(c.text, question, documents[c.hit.chunk.source].text)
+    naming = [policy.rule_on("labels") and end > c.end
+              and _names_what_is_asked(c.text, question, documents[c.hit.chunk.source].text)
               for c, end in zip(candidates, ends)]
     top = float(probabilities.max()) if len(probabilities) else 0.0
     scored = sorted(
@@ -160,27 +267,29 @@ def compose_answer(
          for c, q, p, end, named in zip(candidates, quoted, probabilities, ends, naming)),
         key=lambda s: (-s.probability, not s.names_asked, s.candidate.hit.rank, s.candidate.start),
     )
-    best_similarity = max((c.similarity for c in candidates), default=0.0)
-    question_row = question_feature_row(info, hits, best_probability, best_similarity, best_type_present, stats)
-    answerable_probability = float(decline_model.probabilities(question_row[None, :])[0]) if scored else 0.0
-    threshold = decline_model.threshold if policy.decline_threshold is None else policy.decline_threshold
+    if not scored:
+        answerable_probability = 0.0
+    threshold = decline_threshold if policy.decline_threshold is None else policy.decline_threshold
     unknown = _words_not_in_documents(question, stats)
     evidence = {
         "answerable_probability": round(answerable_probability, 4),
         "threshold": threshold,
-        "best_sentence_probability": round(best_probability, 4),
-        "best_similarity": round(best_similarity, 4),
-        "coverage": round(float(question_row[2]), 4),
+        "best_sentence_probability": round(scores.best_probability, 4),
+        "best_similarity": round(scores.best_similarity, 4),
+        "coverage": round(float(scores.question_row[2]), 4),
         "terms_not_in_documents": unknown,
-        "asked_kind_missing": bool(info.kind) and strongest is not None and not best_type_present,
+        "asked_kind_missing": bool(info.kind) and scores.strongest is not None and not scores.best_type_present,
         # the question's names and numbers, when every sentence mentioning them lacks what it
         # asks; a label naming what is asked answers, in a document that mentions them
-        "mentioned_without_kind": [] if scored and scored[0].names_asked else list(anchored_kind_missing(info, quoted)),
+        "mentioned_without_kind": [] if (scored and scored[0].names_asked) or not policy.rule_on("kind_missing")
+        else list(anchored_kind_missing(info, quoted)),
         # the question asks how much money, and no sentence found gives a sum
-        "no_sum_of_money": money_missing(info, candidates),
+        "no_sum_of_money": policy.rule_on("money") and money_missing(info, candidates),
         # the years the question names, when no document mentions any: what happened then, they can't say
-        "years_not_in_documents": years_not_in_documents(question, stats),
+        "years_not_in_documents": years_not_in_documents(question, stats) if policy.rule_on("years") else [],
     }
+    if scores.reader_logits is not None:
+        evidence["reader_best_logit"] = round(float(scores.reader_logits.max()), 4)
     if (not scored or answerable_probability < threshold or evidence["mentioned_without_kind"]
             or evidence["no_sum_of_money"] or evidence["years_not_in_documents"]):
         mentioned = evidence["mentioned_without_kind"]
@@ -196,7 +305,7 @@ def compose_answer(
         return Answer(question, text, False, (), by_evidence(hits, scored),
                       extra={"short_answer": None, "evidence": evidence})
 
-    several = asks_for_several(question)
+    several = asks_for_several(question) and policy.rule_on("lists")
     max_sentences = policy.list_max_sentences if several else policy.max_sentences
     ratio = policy.list_extra_sentence_ratio if several else policy.extra_sentence_ratio
     minimum = policy.list_extra_sentence_minimum if several else policy.extra_sentence_minimum
@@ -219,7 +328,7 @@ def compose_answer(
         same_document = [(begin, end) for c, begin, end in spans if c.hit.chunk.source == candidate.hit.chunk.source]
         if any(begin <= candidate.start and candidate.end <= end for begin, end in same_document):
             continue  # quoted already, as the sentence another leans on or in a list: it takes no place of its own
-        start = _start_with_leaned_on_sentence(candidate, documents)
+        start = _start_with_leaned_on_sentence(candidate, documents) if policy.rule_on("leaned_on") else candidate.start
         if any(start < end and begin < candidate.start for begin, end in same_document):
             start = candidate.start  # the sentence it leans on is quoted already
         end = item.quote_end
@@ -230,7 +339,7 @@ def compose_answer(
     if not chosen:  # only labels that lead to nothing were found: the best of them, as it is
         chosen, spans = [scored[0]], [(scored[0].candidate, scored[0].candidate.start, scored[0].quote_end)]
 
-    short = find_short_answer(info, chosen[0].candidate.text)
+    short = find_short_answer(info, chosen[0].candidate.text) if policy.rule_on("short_answer") else None
     evidence["short_answer"] = short
     citations: list[Citation] = []
     parts: list[str] = [f"{short} —"] if short else []

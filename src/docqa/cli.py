@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__, config
+from .answer import RULES
 from .errors import DocqaError
 from .retrieve import MODES, RetrievalSettings
 from .types import Answer, Hit, section_label
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"retrieval modes to compare (default: {DEFAULT_MODE})")
     evaluate.add_argument("--dense-weights", type=float, nargs="+", default=None,
                           help="hybrid: weights of the dense score to compare (default: docqa's)")
+    evaluate.add_argument("--rules-off", nargs="+", default=[], choices=list(RULES), metavar="RULE",
+                          help="leave these hand rules of the answer stage out, to measure what each adds: "
+                               + ", ".join(RULES))
     evaluate.add_argument("--retrieval-only", action="store_true",
                           help="search the questions without answering them: measure retrieval alone, faster")
     evaluate.add_argument("--cache", type=Path, default=None,
@@ -367,6 +371,7 @@ def _run_eval(pipeline, args) -> int:
         args.overlap_tokens or [defaults.overlap_tokens],
         args.modes or [DEFAULT_MODE],
         args.dense_weights or [RetrievalSettings().dense_weight],
+        args.rules_off,
     )
     for candidate in configs:
         chunking = candidate.chunking

@@ -16,6 +16,12 @@ def default_index_dir() -> Path:
     return Path(os.environ.get("DOCQA_INDEX", "index"))
 
 
+def reader_enabled() -> bool:
+    """False when ``DOCQA_READER`` is ``off`` or ``0``: answers are chosen without the reader
+    (faster, and what docqa does when the reader's files are not shipped)."""
+    return os.environ.get("DOCQA_READER", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
 def progress_enabled() -> bool:
     """False when ``DOCQA_NO_PROGRESS`` is set to anything but empty or 0."""
     return os.environ.get("DOCQA_NO_PROGRESS", "") in ("", "0")

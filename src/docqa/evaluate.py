@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from .answer import AnswerPolicy
+from .answer import RULES, AnswerPolicy
 from .chunking import MIN_CHUNK_TOKENS, ChunkingParams
 from .datasets import DatasetError, EvalQuestion, EvalSet
 from .embedding import Embedder
@@ -46,8 +46,12 @@ def configurations(
     overlap_tokens: Sequence[int],
     modes: Sequence[str] = ("hybrid",),
     dense_weights: Sequence[float] = (0.5,),
+    rules_off: Sequence[str] = (),
 ) -> list[EvalConfig]:
     """Every combination of the given chunk sizes, overlaps, modes and (hybrid) dense weights.
+
+    ``rules_off`` names hand rules of the answer stage (``answer.RULES``) to leave out in
+    every configuration: an ablation, to see what each rule adds.
 
     Raises:
         DatasetError: a chunk size or overlap that chunking cannot use (naming the option).
@@ -64,14 +68,19 @@ def configurations(
             if overlap >= size:
                 raise DatasetError(f"--overlap-tokens {overlap} is not smaller than --chunk-tokens {size}: "
                                    f"use an overlap from 0 to {size - 1}")
+    unknown = sorted(set(rules_off) - set(RULES))
+    if unknown:
+        raise DatasetError(f"--rules-off {' '.join(unknown)}: no such rule; the rules are {', '.join(RULES)}")
+    policy = AnswerPolicy(rules_off=frozenset(rules_off))
+    suffix = f", rules off: {' '.join(sorted(rules_off))}" if rules_off else ""
     configs = []
     for size in chunk_tokens:
         for overlap in overlap_tokens:
             for mode in modes:
                 for weight in dense_weights if mode == "hybrid" else [RetrievalSettings().dense_weight]:
                     label = f"hybrid {weight:g}" if mode == "hybrid" else mode
-                    configs.append(EvalConfig(f"{label}, chunks {size}/{overlap}", ChunkingParams(size, overlap),
-                                              RetrievalSettings(mode=mode, dense_weight=weight)))
+                    configs.append(EvalConfig(f"{label}, chunks {size}/{overlap}{suffix}", ChunkingParams(size, overlap),
+                                              RetrievalSettings(mode=mode, dense_weight=weight), policy))
     return configs
 
 

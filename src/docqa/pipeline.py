@@ -16,6 +16,7 @@ from .embedding import Embedder, MiniLMEmbedder
 from .errors import IndexNotFound, InvalidQuery, StaleIndex
 from .build import BuildReport, build_index
 from .index import LoadedIndex, load_index, read_manifest, settings_for, stale_reasons
+from .reader import Reader, default_reader
 from .retrieve import RetrievalSettings, check_k, retrieve
 from .types import Answer, Document, Hit
 
@@ -40,6 +41,8 @@ class Pipeline:
     chunking: ChunkingParams = field(default_factory=ChunkingParams)
     policy: AnswerPolicy = field(default_factory=AnswerPolicy)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    # the cross-encoder that reads each question with its best candidate sentences (None: without it)
+    reader: Reader | None = field(default_factory=default_reader)
 
     def __post_init__(self) -> None:
         self.corpus_dir = Path(self.corpus_dir)
@@ -127,6 +130,8 @@ class Pipeline:
         """Load the model and the term statistics now, so that the first question does not wait for them."""
         self.embedder.embed(["warm up"])
         self.term_stats
+        if self.reader is not None:
+            self.reader.logits([("warm up", "warm up")])
 
     def _forget_index(self) -> None:
         self._index = None
@@ -189,7 +194,8 @@ class Pipeline:
             # words 7 (benchmarks/followups.py, hybrid, k 5).
             answer_hits = hits[:answer_k]
             candidates = self._sentence_candidates(query_vector, answer_hits, index, cache)
-            answer = compose_answer(query, answer_hits, candidates, index.documents, stats, self.policy)
+            answer = compose_answer(query, answer_hits, candidates, index.documents, stats, self.policy,
+                                    None if self.reader is None else self.reader.logits)
             answer = with_places(answer, index.documents)
             if query != question:
                 answer = replace(answer, question=question, extra={**answer.extra, "searched": query})

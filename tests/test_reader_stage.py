@@ -1,0 +1,114 @@
+"""The answer stage's reader path and its rule switches (the reader itself is a fake here)."""
+
+import numpy as np
+import pytest
+
+from docqa import answer as answer_module
+from docqa.answer import RULES, AnswerPolicy, SentenceCandidate, compose_answer, term_statistics
+from docqa.cli import main
+from docqa.datasets import DatasetError
+from docqa.evaluate import configurations
+from docqa.features import LinearModel
+from docqa.reader import READER_QUESTION_FEATURES, READER_SENTENCE_FEATURES, default_reader, reader_pair
+from docqa.sentences import split_sentences
+from docqa.types import Chunk, Document, Hit
+
+TEXT = ("The festival began in 1998 in a small barn. Tickets cost twelve euros at the gate. "
+        "The first headliner was a brass band from Lyon.")
+ONE = AnswerPolicy(max_sentences=1, decline_threshold=0.0)
+
+
+def candidates_of(text):
+    document = Document("f.txt", text, "0")
+    hit = Hit(Chunk("c1", "f.txt", 0, len(text), text, 40), 0.9, 1)
+    spans = split_sentences(text)
+    return document, hit, [SentenceCandidate(hit, a, b, text[a:b], 0.3, i, len(spans),
+                                             text[spans[i - 1][0]:spans[i - 1][1]] if i else "")
+                           for i, (a, b) in enumerate(spans)]
+
+
+@pytest.fixture
+def reader_models(monkeypatch):
+    """The combiner trusts the reader alone; the decline model answers when the best reader logit is positive."""
+    combiner = LinearModel(READER_SENTENCE_FEATURES, (1.0, 0.0), 0.0, (0.0, 0.0), (1.0, 1.0))
+    decline = LinearModel(READER_QUESTION_FEATURES, (1.0, 0.0, 0.0), 0.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), 0.5)
+    real = answer_module.shipped_model
+
+    def shipped(name, features):
+        return {"reader_combiner": combiner, "reader_answerability": decline}.get(name) or real(name, features)
+
+    monkeypatch.setattr(answer_module, "shipped_model", shipped)
+
+
+def test_the_readers_logits_choose_the_quote_and_decide_the_decline(reader_models):
+    document, hit, candidates = candidates_of(TEXT)
+    read = []
+
+    def reader(pairs):
+        read.extend(pairs)
+        return np.array([4.0 if "brass band" in b else -4.0 for _, b in pairs])
+
+    question = "Who played first at the festival?"
+    answer = compose_answer(question, [hit], candidates, {"f.txt": document}, term_statistics([TEXT]), ONE, reader)
+    assert answer.answerable
+    assert answer.citations[0].quote == "The first headliner was a brass band from Lyon."
+    assert answer.extra["evidence"]["reader_best_logit"] == 4.0
+    # the reader read the question with each sentence and the sentence before it
+    assert reader_pair(question, candidates[2].text, candidates[1].text) in read
+    # when the reader finds no sentence that answers, the answer is declined
+    answer = compose_answer(question, [hit], candidates, {"f.txt": document}, term_statistics([TEXT]),
+                            AnswerPolicy(max_sentences=1), lambda pairs: np.full(len(pairs), -3.0))
+    assert not answer.answerable and not answer.citations
+
+
+def test_the_reader_reads_only_the_rankers_best_candidates(reader_models):
+    document, hit, candidates = candidates_of(TEXT)
+    read = []
+
+    def reader(pairs):
+        read.extend(pairs)
+        return np.zeros(len(pairs))
+
+    compose_answer("What did tickets cost?", [hit], candidates, {"f.txt": document}, term_statistics([TEXT]),
+                   AnswerPolicy(reader_candidates=2, decline_threshold=0.0), reader)
+    assert len(read) == 2
+
+
+def test_reader_pair_puts_the_sentence_before_its_context():
+    assert reader_pair(" Who  won? ", "A\nwon.", "Before  it.") == ("Who won?", "A won. [SEP] Before it.")
+    assert reader_pair("Who won?", "A won.") == ("Who won?", "A won.")
+
+
+def test_without_its_files_or_when_turned_off_there_is_no_reader(monkeypatch):
+    monkeypatch.setenv("DOCQA_READER", "off")
+    assert default_reader() is None
+
+
+MEMBERS = ("Members:\n• Office of Counter-Terrorism (lead)\n• Department of Public Information (DPI)\n\n"
+           "Purpose:\nThe group counters the use of the internet for terrorist purposes.")
+
+
+def test_a_rule_turned_off_is_left_out():
+    document = Document("group.txt", MEMBERS, "0")
+    hit = Hit(Chunk("c1", "group.txt", 0, len(MEMBERS), MEMBERS, 40), 0.9, 1)
+    spans = split_sentences(MEMBERS)
+    candidates = [SentenceCandidate(hit, a, b, MEMBERS[a:b], 0.9 if i == 0 else 0.1, i, len(spans))
+                  for i, (a, b) in enumerate(spans)]
+    stats = term_statistics([MEMBERS])
+    with_rule = compose_answer("Who are the members?", [hit], candidates, {"group.txt": document}, stats, ONE)
+    assert with_rule.citations[0].quote.startswith("Members:\n•")
+    without = compose_answer("Who are the members?", [hit], candidates, {"group.txt": document}, stats,
+                             AnswerPolicy(max_sentences=1, decline_threshold=0.0, rules_off=frozenset({"labels"})))
+    assert not without.citations or without.citations[0].quote != with_rule.citations[0].quote
+
+
+def test_eval_names_the_rules_off_and_refuses_an_unknown_rule(capsys):
+    configs = configurations([128], [32], ["hybrid"], [0.5], ["years", "money"])
+    assert configs[0].policy.rules_off == {"years", "money"}
+    assert configs[0].name.endswith("rules off: money years")
+    with pytest.raises(DatasetError, match="no such rule; the rules are labels"):
+        configurations([128], [32], ["hybrid"], [0.5], ["yers"])
+    assert set(RULES) >= {"labels", "kind_missing", "money", "years", "leaned_on", "lists", "short_answer"}
+    assert main(["eval", "nowhere.json", "--rules-off", "yers"]) == 2
+    error = capsys.readouterr().err
+    assert "invalid choice: 'yers'" in error and "labels" in error

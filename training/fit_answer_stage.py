@@ -148,7 +148,7 @@ def main() -> int:
     declined = p < decline.threshold
 
     def share(mask):
-        return round(float(mask.mean()), 4) if mask.any() else None
+        return round(float(mask.mean()), 4) if mask.size else None
 
     report = {
         "command": "python training/fit_answer_stage.py " + " ".join(sys.argv[1:]),

@@ -374,7 +374,7 @@ def main() -> int:
                 window_loss, window_pairs, window_started = 0.0, 0, time.perf_counter()
             if step % args.checkpoint_every == 0:
                 save_checkpoint()
-            if step % args.eval_every == 0 or step == total_steps:
+            if step % args.eval_every == 0 or (step == total_steps and step % args.eval_every):  # once at the end
                 log({"calibration": by_source(validation, reader_scores)})
                 window_started = time.perf_counter()
     save_checkpoint()

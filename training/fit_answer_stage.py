@@ -43,6 +43,7 @@ from docqa.pipeline import Pipeline  # noqa: E402
 from docqa.reader import READER_FLOOR, READER_QUESTION_FEATURES, READER_SENTENCE_FEATURES, Reader  # noqa: E402
 from docqa.retrieve import retrieve  # noqa: E402
 from paraphrased import read_questions, with_paraphrased_questions  # noqa: E402
+from train_answer_models import fit  # noqa: E402
 from train_reader import SHARED, articles_by_half, auc, normal  # noqa: E402
 
 MODELS = ROOT / "src" / "docqa" / "models"
@@ -71,16 +72,6 @@ def calibration_set(v1: dict, v2: dict, calibration: list[str], others: list[str
         articles.append(by_title[title] if title in others[DISTRACTORS:] else
                         {"title": title, "paragraphs": [{"context": p["context"], "qas": []} for p in by_title[title]["paragraphs"]]})
     return {"version": "v2.0", "data": articles}
-
-
-def logistic(rows: np.ndarray, labels: np.ndarray, features) -> LinearModel:
-    from sklearn.linear_model import LogisticRegression
-
-    mean, scale = rows.mean(axis=0), rows.std(axis=0)
-    scale[scale == 0] = 1.0
-    model = LogisticRegression(C=1.0, max_iter=2000).fit((rows - mean) / scale, labels)
-    return LinearModel(tuple(features), tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]),
-                       tuple(float(m) for m in mean), tuple(float(s) for s in scale))
 
 
 def main() -> int:
@@ -126,7 +117,7 @@ def main() -> int:
     answerable = [(q, s, y) for q, s, y in gathered if q.kind == "answerable" and s.reader_logits is not None]
     sentence_rows = np.vstack([reader_sentence_rows(s)[s.reader_logits > READER_FLOOR] for _, s, _ in answerable])
     sentence_labels = np.concatenate([y[s.reader_logits > READER_FLOOR] for _, s, y in answerable])
-    combiner = logistic(sentence_rows, sentence_labels, READER_SENTENCE_FEATURES)
+    combiner = fit(sentence_rows, sentence_labels, READER_SENTENCE_FEATURES)
 
     rows, labels, kinds, para, right = [], [], [], [], []
     for question, scores, y in gathered:
@@ -140,7 +131,7 @@ def main() -> int:
         right.append(bool(y[int(np.argmax(combined))]) if len(y) else False)
     rows_a, labels_a = np.array(rows), np.array(labels)
     kinds_a, para_a, right_a = np.array(kinds), np.array(para), np.array(right)
-    decline = logistic(rows_a, labels_a.astype(int), READER_QUESTION_FEATURES)
+    decline = fit(rows_a, labels_a.astype(int), READER_QUESTION_FEATURES)
     p = decline.probabilities(rows_a)
     squad_answerable = labels_a & ~para_a
     threshold = float(np.sort(p[squad_answerable])[int(MAX_FALSE_DECLINES * squad_answerable.sum())])

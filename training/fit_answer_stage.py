@@ -43,8 +43,8 @@ from docqa.pipeline import Pipeline  # noqa: E402
 from docqa.reader import READER_FLOOR, READER_QUESTION_FEATURES, READER_SENTENCE_FEATURES, Reader  # noqa: E402
 from docqa.retrieve import retrieve  # noqa: E402
 from paraphrased import read_questions, with_paraphrased_questions  # noqa: E402
-from train_answer_models import fit  # noqa: E402
-from train_reader import SHARED, articles_by_half, auc, normal  # noqa: E402
+from train_answer_models import fit, normal  # noqa: E402
+from train_reader import SHARED, articles_by_half, auc  # noqa: E402
 
 MODELS = ROOT / "src" / "docqa" / "models"
 RESULTS = ROOT / "benchmarks" / "results"

@@ -48,20 +48,17 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from docqa.embedding import MiniLMEmbedder, model_path  # noqa: E402
-from docqa.reader import (FROZEN_PREFIX, MAX_QUESTION_TOKENS, MAX_TOKENS, READER_FILE, Reader,  # noqa: E402
-                          ReaderNetwork, reader_pair, trained_state)
+from docqa.reader import (FROZEN_PREFIX, MAX_TOKENS, READER_FILE, Reader, ReaderNetwork,  # noqa: E402
+                          encode_pairs, reader_pair, trained_state)
 from docqa.sentences import split_sentences  # noqa: E402
 from paraphrased import read_questions  # noqa: E402
+from train_answer_models import normal  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 MODELS = ROOT / "src" / "docqa" / "models"
 RESULTS = ROOT / "benchmarks" / "results"
 CALIBRATION = ("Oxygen", "Geology", "Harvard_University")
 HARD_NEGATIVES = 2
-
-
-def normal(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def articles_by_half(v1: dict) -> tuple[list[str], list[str], list[str]]:
@@ -291,8 +288,7 @@ def main() -> int:
     network = ReaderNetwork.build(base)
     for name, parameter in network.named_parameters():
         parameter.requires_grad = not name.startswith("encoder." + FROZEN_PREFIX)
-    questions = [tokenizer.convert_tokens_to_string(tokenizer.tokenize(q)[:MAX_QUESTION_TOKENS]) for q, _, _ in train_pairs]
-    encoded = tokenizer(questions, [b for _, b, _ in train_pairs], truncation="longest_first", max_length=MAX_TOKENS)
+    encoded = encode_pairs(tokenizer, [(q, b) for q, b, _ in train_pairs], padding=False)  # padded per batch below
     lengths = [len(ids) for ids in encoded["input_ids"]]
     labels = torch.tensor([float(p[2]) for p in train_pairs])
 
@@ -328,10 +324,7 @@ def main() -> int:
         out = []
         with torch.inference_mode():
             for begin in range(0, len(triples), 64):
-                part = [reader_pair(*t) for t in triples[begin : begin + 64]]
-                enc = tokenizer([tokenizer.convert_tokens_to_string(tokenizer.tokenize(q)[:MAX_QUESTION_TOKENS])
-                                 for q, _ in part], [b for _, b in part], truncation="longest_first",
-                                max_length=MAX_TOKENS, padding=True, return_tensors="pt")
+                enc = encode_pairs(tokenizer, [reader_pair(*t) for t in triples[begin : begin + 64]])
                 out += network(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]).tolist()
         network.train()
         return out

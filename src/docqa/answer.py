@@ -25,8 +25,8 @@ from .short_answer import find_short_answer
 from .terms import QUESTION_WORDS, STOPWORDS, content_terms, stem, words, written_words
 from .types import Answer, Citation, Document, Hit
 
-__all__ = ["RULES", "AnswerPolicy", "CandidateScores", "score_candidates", "SentenceCandidate", "TermStatistics", "candidate_spans", "compose_answer",
-           "term_statistics", "years_not_in_documents"]
+__all__ = ["RULES", "AnswerPolicy", "CandidateScores", "SentenceCandidate", "TermStatistics", "candidate_spans",
+           "compose_answer", "score_candidates", "term_statistics", "years_not_in_documents"]
 
 
 @dataclass(frozen=True)
@@ -267,8 +267,6 @@ def compose_answer(
          for c, q, p, end, named in zip(candidates, quoted, probabilities, ends, naming)),
         key=lambda s: (-s.probability, not s.names_asked, s.candidate.hit.rank, s.candidate.start),
     )
-    if not scored:
-        answerable_probability = 0.0
     threshold = decline_threshold if policy.decline_threshold is None else policy.decline_threshold
     unknown = _words_not_in_documents(question, stats)
     evidence = {

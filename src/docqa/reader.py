@@ -91,11 +91,16 @@ def trained_state(network) -> dict:
             if not name.startswith("encoder." + FROZEN_PREFIX)}
 
 
-def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]]):
-    """Token ids for ``pairs`` of (question, sentence text), padded to the longest, as torch tensors."""
-    questions = [tokenizer.convert_tokens_to_string(tokenizer.tokenize(q)[:MAX_QUESTION_TOKENS]) for q, _ in pairs]
-    return tokenizer(questions, [b for _, b in pairs], truncation="longest_first", max_length=MAX_TOKENS,
-                     padding=True, return_tensors="pt")
+def short_question(tokenizer, question: str) -> str:
+    """The question cut to its first ``MAX_QUESTION_TOKENS`` tokens, so that a long one leaves room for the sentence."""
+    return tokenizer.convert_tokens_to_string(tokenizer.tokenize(question)[:MAX_QUESTION_TOKENS])
+
+
+def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]], **padding):
+    """Token ids for ``pairs`` of (question, sentence text); by default padded to the longest, as torch tensors."""
+    padding = padding or {"padding": True, "return_tensors": "pt"}
+    return tokenizer([short_question(tokenizer, q) for q, _ in pairs], [b for _, b in pairs],
+                     truncation="longest_first", max_length=MAX_TOKENS, **padding)
 
 
 class Reader:
@@ -110,9 +115,6 @@ class Reader:
         self.weights = Path(weights) if weights is not None else shipped_reader_path()
         self.batch_size = batch_size
         self._lock = threading.Lock()
-
-    def available(self) -> bool:
-        return self.weights.is_file()
 
     @cached_property
     def _loaded(self):
@@ -150,6 +152,3 @@ class Reader:
                 out[batch] = network(encoded["input_ids"], encoded["attention_mask"],
                                      encoded["token_type_ids"]).float().numpy()
         return out
-
-    def probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits(pairs)))

@@ -59,6 +59,7 @@ def check_record(record, question, place, treasure, old_sources, new_sources):
     assert sources <= old_sources or sources <= new_sources  # one index or the other, never a mix
 
 
+@pytest.mark.stress
 def test_twenty_clients_get_their_own_answers_while_an_upload_is_indexed(museums, tmp_path):
     gradio_client = pytest.importorskip("gradio_client", reason="gradio_client comes with the dev extra")
     pipeline = museums

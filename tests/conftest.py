@@ -83,3 +83,12 @@ def small_corpus(tmp_path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return corpus
+
+
+@pytest.fixture(autouse=True)
+def reader_only_with_the_real_model(request, monkeypatch):
+    """Tests with the fake embedder check docqa's workings without the reader (which would take
+    seconds to load in each process, and reads real text only); tests marked ``slow`` run the
+    answer stage as it ships, reader included."""
+    if request.node.get_closest_marker("slow") is None:
+        monkeypatch.setenv("DOCQA_READER", "off")

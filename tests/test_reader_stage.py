@@ -9,7 +9,7 @@ from docqa.cli import main
 from docqa.datasets import DatasetError
 from docqa.evaluate import configurations
 from docqa.features import LinearModel
-from docqa.reader import READER_QUESTION_FEATURES, READER_SENTENCE_FEATURES, default_reader, reader_pair
+from docqa.reader import READER_QUESTION_FEATURES, READER_SENTENCE_FEATURES, Reader, default_reader, reader_pair
 from docqa.sentences import split_sentences
 from docqa.types import Chunk, Document, Hit
 
@@ -112,3 +112,28 @@ def test_eval_names_the_rules_off_and_refuses_an_unknown_rule(capsys):
     assert main(["eval", "nowhere.json", "--rules-off", "yers"]) == 2
     error = capsys.readouterr().err
     assert "invalid choice: 'yers'" in error and "labels" in error
+
+
+def test_ablate_adds_one_configuration_per_rule_left_out_in_turn():
+    configs = configurations([128], [32], ["hybrid"], [0.5], ["years"], ablate=True)
+    assert [c.policy.rules_off for c in configs] == [{"years"}] + [{"years", r} for r in RULES if r != "years"]
+    assert configs[0].name == "hybrid 0.5, chunks 128/32, rules off: years"
+    assert configs[1].name == "hybrid 0.5, chunks 128/32, rules off: labels years"
+    assert len({c.name for c in configs}) == len(configs) == len(RULES)
+
+
+def test_a_remembering_reader_reads_each_pair_once(monkeypatch):
+    read = []
+
+    def fake_read(self, pairs):
+        read.append(list(pairs))
+        return np.array([len(q) + len(s) for q, s in pairs], dtype=np.float32)
+
+    monkeypatch.setattr(Reader, "_read", fake_read)
+    reader = Reader(remember=True)
+    first = reader.logits([("Who?", "A."), ("Who?", "Bb."), ("Who?", "A.")])
+    again = reader.logits([("Who?", "Bb."), ("When?", "C.")])
+    assert first.tolist() == [6, 7, 6] and again.tolist() == [7, 7]
+    assert read == [[("Who?", "A."), ("Who?", "Bb.")], [("When?", "C.")]]
+    Reader().logits([("Who?", "A.")])
+    assert len(read) == 3  # without remember, every call reads

@@ -40,7 +40,7 @@ from docqa.embedding import MiniLMEmbedder  # noqa: E402
 from docqa.evaluate import prepare_corpus  # noqa: E402
 from docqa.features import LinearModel  # noqa: E402
 from docqa.pipeline import Pipeline  # noqa: E402
-from docqa.reader import READER_FLOOR, READER_QUESTION_FEATURES, READER_SENTENCE_FEATURES, Reader  # noqa: E402
+from docqa.reader import READER_QUESTION_FEATURES, READER_SENTENCE_FEATURES, Reader  # noqa: E402
 from docqa.retrieve import retrieve  # noqa: E402
 from paraphrased import read_questions, with_paraphrased_questions  # noqa: E402
 from train_answer_models import fit, normal  # noqa: E402
@@ -115,8 +115,8 @@ def main() -> int:
         gathered.append((question, scores, labels))
 
     answerable = [(q, s, y) for q, s, y in gathered if q.kind == "answerable" and s.reader_logits is not None]
-    sentence_rows = np.vstack([reader_sentence_rows(s)[s.reader_logits > READER_FLOOR] for _, s, _ in answerable])
-    sentence_labels = np.concatenate([y[s.reader_logits > READER_FLOOR] for _, s, y in answerable])
+    sentence_rows = np.vstack([reader_sentence_rows(s)[s.read] for _, s, _ in answerable])
+    sentence_labels = np.concatenate([y[s.read] for _, s, y in answerable])
     combiner = fit(sentence_rows, sentence_labels, READER_SENTENCE_FEATURES)
 
     rows, labels, kinds, para, right = [], [], [], [], []

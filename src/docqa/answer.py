@@ -137,9 +137,10 @@ class CandidateScores:
     """What the answer stage knows of each candidate sentence, before it combines it.
 
     ``quoted`` are the candidates as they would be quoted (a label with the list it
-    introduces); ``ranker`` the sentence ranker's probabilities; ``reader_logits`` the reader's,
-    for the ``reader_candidates`` best by the ranker (``READER_FLOOR`` for the rest), or None
-    without a reader; ``answerable`` the feature-based answerability model's probability.
+    introduces); ``ranker`` the sentence ranker's probabilities; ``read`` the candidates the
+    reader read (the ``reader_candidates`` best by the ranker) and ``reader_logits`` its logits
+    (``READER_FLOOR`` for the rest), both None without a reader; ``answerable`` the feature-based
+    answerability model's probability.
     """
 
     info: object
@@ -151,6 +152,7 @@ class CandidateScores:
     best_type_present: bool
     best_similarity: float
     ranker: np.ndarray
+    read: np.ndarray | None
     reader_logits: np.ndarray | None
     question_row: np.ndarray
     answerable: float
@@ -187,14 +189,14 @@ def score_candidates(
     best_similarity = max((c.similarity for c in candidates), default=0.0)
     question_row = question_feature_row(info, hits, best_probability, best_similarity, best_type_present, stats)
     answerable = float(decline_model.probabilities(question_row[None, :])[0]) if len(candidates) else 0.0
-    reader_logits = None
+    read = reader_logits = None
     if reader is not None and len(candidates):
         read = np.argsort(-ranked, kind="stable")[: policy.reader_candidates]
         reader_logits = np.full(len(candidates), READER_FLOOR, dtype=np.float64)
         reader_logits[read] = np.asarray(
             reader([reader_pair(question, quoted[i].text, candidates[i].previous) for i in read]), dtype=np.float64)
     return CandidateScores(info, quoted, ends, rows, strongest, best_probability, best_type_present, best_similarity,
-                           ranked, reader_logits, question_row, answerable)
+                           ranked, read, reader_logits, question_row, answerable)
 
 
 def reader_sentence_rows(scores: CandidateScores) -> np.ndarray:

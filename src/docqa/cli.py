@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--rules-off", nargs="+", default=[], choices=list(RULES), metavar="RULE",
                           help="leave these hand rules of the answer stage out, to measure what each adds: "
                                + ", ".join(RULES))
+    evaluate.add_argument("--ablate", action="store_true",
+                          help="compare docqa with each hand rule left out in turn (one configuration per rule)")
     evaluate.add_argument("--retrieval-only", action="store_true",
                           help="search the questions without answering them: measure retrieval alone, faster")
     evaluate.add_argument("--cache", type=Path, default=None,
@@ -372,6 +374,7 @@ def _run_eval(pipeline, args) -> int:
         args.modes or [DEFAULT_MODE],
         args.dense_weights or [RetrievalSettings().dense_weight],
         args.rules_off,
+        args.ablate,
     )
     for candidate in configs:
         chunking = candidate.chunking

@@ -19,6 +19,7 @@ from .datasets import DatasetError, EvalQuestion, EvalSet
 from .embedding import Embedder
 from .index import LoadedIndex
 from .pipeline import Pipeline
+from .reader import Reader, default_reader
 from .retrieve import RetrievalSettings
 from .short_answer import exact_match, f1_score
 from .types import Answer, Hit
@@ -47,11 +48,13 @@ def configurations(
     modes: Sequence[str] = ("hybrid",),
     dense_weights: Sequence[float] = (0.5,),
     rules_off: Sequence[str] = (),
+    ablate: bool = False,
 ) -> list[EvalConfig]:
     """Every combination of the given chunk sizes, overlaps, modes and (hybrid) dense weights.
 
     ``rules_off`` names hand rules of the answer stage (``answer.RULES``) to leave out in
-    every configuration: an ablation, to see what each rule adds.
+    every configuration. With ``ablate``, each combination comes again with each other rule
+    left out in turn: what each rule adds, in one run.
 
     Raises:
         DatasetError: a chunk size or overlap that chunking cannot use (naming the option).
@@ -71,16 +74,20 @@ def configurations(
     unknown = sorted(set(rules_off) - set(RULES))
     if unknown:
         raise DatasetError(f"--rules-off {' '.join(unknown)}: no such rule; the rules are {', '.join(RULES)}")
-    policy = AnswerPolicy(rules_off=frozenset(rules_off))
-    suffix = f", rules off: {' '.join(sorted(rules_off))}" if rules_off else ""
+    variants = [frozenset(rules_off)]
+    if ablate:
+        variants += [frozenset(rules_off) | {rule} for rule in RULES if rule not in rules_off]
     configs = []
     for size in chunk_tokens:
         for overlap in overlap_tokens:
             for mode in modes:
                 for weight in dense_weights if mode == "hybrid" else [RetrievalSettings().dense_weight]:
                     label = f"hybrid {weight:g}" if mode == "hybrid" else mode
-                    configs.append(EvalConfig(f"{label}, chunks {size}/{overlap}{suffix}", ChunkingParams(size, overlap),
-                                              RetrievalSettings(mode=mode, dense_weight=weight), policy))
+                    for off in variants:
+                        suffix = f", rules off: {' '.join(sorted(off))}" if off else ""
+                        configs.append(EvalConfig(f"{label}, chunks {size}/{overlap}{suffix}", ChunkingParams(size, overlap),
+                                                  RetrievalSettings(mode=mode, dense_weight=weight),
+                                                  AnswerPolicy(rules_off=off)))
     return configs
 
 
@@ -252,13 +259,15 @@ def evaluate_config(
     *,
     progress: bool = False,
     retrieval_only: bool = False,
+    reader: Reader | None = None,
 ) -> dict:
     """Build (or reuse) the index for ``config``, ask every question, and measure.
 
     With ``retrieval_only``, questions are searched, not answered: only retrieval is measured.
+    ``reader``: the answer stage's reader (None: without one).
     """
     pipeline = Pipeline(corpus_dir, index_dir, embedder=embedder, chunking=config.chunking, retrieval=config.retrieval,
-                        policy=config.policy)
+                        policy=config.policy, reader=reader)
     pipeline.ensure_index(progress=progress)
     index = pipeline.index
     spans, questions = gold_spans(dataset, questions, index)
@@ -377,10 +386,13 @@ def run_evaluation(
     _mark_used(base)
     prune_cache(cache_dir, keep=base)
     results = []
+    # one reader for every configuration, remembering what it read: configurations that differ
+    # only after retrieval (rules left out) read the same (question, sentence) pairs
+    reader = None if retrieval_only else default_reader(remember=True)
     for config in configs:
         index_dir = base / f"index-{config.chunking.max_tokens}-{config.chunking.overlap_tokens}"
         results.append(evaluate_config(dataset, questions, config, corpus, index_dir, embedder, progress=progress,
-                                       retrieval_only=retrieval_only))
+                                       retrieval_only=retrieval_only, reader=reader))
     kinds: dict[str, int] = {}
     for question in questions:
         kinds[question.kind] = kinds.get(question.kind, 0) + 1

@@ -49,15 +49,16 @@ def shipped_reader_path() -> Path:
 SHIPPED_WITH_READER = (READER_FILE, "reader_combiner.json", "reader_answerability.json")
 
 
-def default_reader() -> "Reader | None":
+def default_reader(remember: bool = False) -> "Reader | None":
     """The shipped reader, or None when ``DOCQA_READER=off`` or its files are not shipped (then
-    the sentence ranker alone chooses the sentences, and the feature model decides declines)."""
+    the sentence ranker alone chooses the sentences, and the feature model decides declines).
+    ``remember``: see ``Reader``."""
     from .config import reader_enabled
 
     models = resources.files("docqa").joinpath("models")
     if not reader_enabled() or not all(models.joinpath(name).is_file() for name in SHIPPED_WITH_READER):
         return None
-    return Reader()
+    return Reader(remember=remember)
 
 
 class ReaderNetwork:
@@ -109,12 +110,16 @@ class Reader:
     Args:
         weights: a safetensors file of trained weights (default: the shipped one).
         batch_size: pairs per forward pass.
+        remember: keep every pair's logit, and read a pair seen before from memory (an
+            evaluation that asks the same questions under several configurations reads each
+            (question, sentence) pair once).
     """
 
-    def __init__(self, weights: Path | None = None, batch_size: int = 32) -> None:
+    def __init__(self, weights: Path | None = None, batch_size: int = 32, remember: bool = False) -> None:
         self.weights = Path(weights) if weights is not None else shipped_reader_path()
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        self._memory: dict[tuple[str, str], float] | None = {} if remember else None
 
     @cached_property
     def _loaded(self):
@@ -142,6 +147,14 @@ class Reader:
         """The reader's logit for each (question, sentence text) pair of ``reader_pair``."""
         if not pairs:
             return np.zeros(0, dtype=np.float32)
+        if self._memory is not None:
+            unseen = list(dict.fromkeys(pair for pair in pairs if pair not in self._memory))
+            if unseen:
+                self._memory.update(zip(unseen, self._read(unseen).tolist()))
+            return np.array([self._memory[pair] for pair in pairs], dtype=np.float32)
+        return self._read(pairs)
+
+    def _read(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         network, tokenizer, torch = self._loaded
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         out = np.zeros(len(pairs), dtype=np.float32)

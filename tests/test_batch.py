@@ -266,3 +266,57 @@ def test_rate_leaves_out_loading_the_model(run, tmp_path, embedder, monkeypatch)
     code, out, _ = run("batch", str(tmp_path / "q.txt"))
     seconds = float(re.search(r"in ([\d.]+) s, [\d.]+ questions/s", out).group(1))
     assert code == 0 and loaded and seconds < 1.0
+
+
+def test_a_lone_surrogate_in_one_line_leaves_the_others_answered(run, tmp_path, embedder, monkeypatch):
+    texts: list[str] = []
+    embed = embedder.embed
+    monkeypatch.setattr(embedder, "embed", lambda batch, **kw: texts.extend(batch) or embed(batch, **kw))
+    lines = [json.dumps({"id": f"q{n}", "question": QUESTIONS[n % 3]}) for n in range(10)]
+    # written as JSON escapes: json.loads gives a str with the lone surrogate, which UTF-8 cannot encode
+    lines.insert(5, '{"id": "bad", "question": "Who rules \\ud800 Danrengul?", "note": "\\udfff"}')
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = run("batch", str(path))
+    assert code == 0, err
+    records = read_jsonl(tmp_path / "q.answers.jsonl")
+    assert len(records) == 11
+    bad = next(r for r in records if r["id"] == "bad")
+    assert bad["question"] == "Who rules \ufffd Danrengul?" and bad["note"] == "\ufffd"
+    assert sum(r["answerable"] is True for r in records) >= 10
+    assert not any("\ud800" <= char <= "\udfff" for text in texts for char in text)
+
+
+def test_a_csv_field_over_the_csv_module_limit_is_an_error_record(run, tmp_path):
+    path = tmp_path / "q.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "question"])
+        for number in range(11):
+            # the csv module refuses a field over 131,072 characters, and stops the whole file there
+            writer.writerow([f"c{number}", "?" * 200_000 if number == 5 else QUESTIONS[number % 3]])
+    code, out, err = run("batch", str(path))
+    assert code == 0, err
+    records = {r["id"]: r for r in read_jsonl(tmp_path / "q.answers.jsonl")}
+    assert len(records) == 11 and "(1 with errors)" in out
+    assert "200,000 characters long; docqa takes up to 2,000" in records["c5"]["error"]
+    assert all(r["answerable"] is True for key, r in records.items() if key != "c5")
+    assert csv.field_size_limit() == 131_072  # the module's limit is left as it was
+
+
+def test_a_jsonl_line_nested_too_deeply_is_an_error_record(run, tmp_path):
+    lines = [json.dumps({"id": f"j{n}", "question": QUESTIONS[n % 3]}) for n in range(9)]
+    lines.insert(3, '{"id": "deep", "question": "Who?", "tags": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    lines.insert(7, '{"id": "nested", "question": "Who?", "tags": ' + "[" * 500 + "]" * 500 + "}")
+    lines.insert(9, '{"id": ' + "9" * 5_000 + ', "question": "Who?"}')  # more digits than Python converts
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = run("batch", str(path))
+    assert code == 0, err
+    records = read_jsonl(tmp_path / "q.answers.jsonl")
+    assert len(records) == 12 and "(3 with errors)" in out
+    deep, nested, long_number = records[3], records[7], records[9]
+    assert deep["id"] == "4" and "line 4" in deep["error"] and "nested too deeply" in deep["error"]
+    assert nested["id"] == "nested" and "nested too deeply" in nested["error"] and "tags" not in nested
+    assert long_number["id"] == "10" and "number too long" in long_number["error"]
+    assert all(r["answerable"] is True for r in records if r not in (deep, nested, long_number))

@@ -151,3 +151,71 @@ def test_a_declined_ask_lists_the_closest_passages_without_search_scores(run, sm
     # scores (which need not fall in that order) are left out
     assert [line.split(".", 1)[0] for line in listed] == ["1", "2", "3"]
     assert all(line.split(". ", 1)[1].split(",")[0].endswith((".txt", ".md")) for line in listed)
+
+
+def embedded_texts(embedder, monkeypatch) -> list[str]:
+    """Every text ``embedder`` is asked to embed, in order (the real tokenizer refuses lone surrogates)."""
+    texts: list[str] = []
+    embed = embedder.embed
+
+    def spy(batch, **kwargs):
+        texts.extend(batch)
+        return embed(batch, **kwargs)
+
+    monkeypatch.setattr(embedder, "embed", spy)
+    return texts
+
+
+@pytest.mark.parametrize("command", [["ask"], ["ask", "--json"], ["search"], ["search", "--json"]])
+def test_undecodable_bytes_in_a_question_are_replaced_not_a_traceback(run, small_corpus, tmp_path, embedder,
+                                                                      monkeypatch, command):
+    run("index", *paths(small_corpus, tmp_path))
+    texts = embedded_texts(embedder, monkeypatch)
+    # `docqa ask $'caf\xe9 meetings'` in a UTF-8 locale: Python hands the byte over as the surrogate \udce9
+    code, out, err = run(command[0], "caf\udce9 meetings \ud800", *command[1:], *paths(small_corpus, tmp_path))
+    assert code == 0, err
+    assert "caf\ufffd meetings \ufffd" in texts
+    assert not any("\ud800" <= char <= "\udfff" for text in texts for char in text)
+    if "--json" in command:
+        record = json.loads(out)
+        assert record.get("question", record.get("query")) == "caf\ufffd meetings \ufffd"
+
+
+@pytest.mark.parametrize("variable, value, valid", [
+    ("DOCQA_PRECISION", "fp64", "fp32, bf16"),
+    ("DOCQA_VECTOR_STORAGE", "bogus", "float32, float16, sq8"),
+])
+@pytest.mark.parametrize("command", ["index", "ask"])
+def test_an_unknown_setting_stops_before_any_work(small_corpus, tmp_path, capsys, monkeypatch, variable, value, valid,
+                                                 command):
+    monkeypatch.setenv("DOCQA_NO_PROGRESS", "1")
+    monkeypatch.setenv(variable, value)
+    argv = [command, *(["Who hosted the first meeting?"] if command == "ask" else []), *paths(small_corpus, tmp_path)]
+    code = main(argv)  # the real embedder: its precision is read when it is made
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err == f"docqa: error: {variable}={value!r} is unknown; use one of {valid}, or leave it unset\n"
+    assert not (tmp_path / "index").exists()  # nothing read, embedded or written
+
+
+def test_a_huge_k_is_answered_with_the_valid_range_not_echoed(run, small_corpus, tmp_path):
+    run("index", *paths(small_corpus, tmp_path))
+    code, _, err = run("search", "meetings", "-k", "9" * 400, *paths(small_corpus, tmp_path))
+    assert code == 1 and "use -k 3 or less" in err and "9" * 20 not in err and len(err) < 200
+    code, _, err = run("search", "meetings", "-k", "1e308" + "0" * 5000, *paths(small_corpus, tmp_path))
+    assert code == 2 and "not a whole number" in err and "0" * 50 not in err and len(err) < 1000
+
+
+def test_a_stored_size_is_formatted_as_a_number_like_the_file_s(small_corpus, tmp_path, embedder):
+    from docqa.build import build_index
+    from docqa.chunking import ChunkingParams
+    from docqa.errors import CorruptIndex
+    from docqa.index import load_index
+
+    index = tmp_path / "index"
+    build_index(small_corpus, index, embedder, ChunkingParams(40, 8))
+    manifest = json.loads((index / "manifest.json").read_text())
+    manifest["files"]["chunks.jsonl"]["bytes"] = 906_285
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CorruptIndex, match=r"chunks\.jsonl is [\d,]+ bytes but the manifest says 906,285 \(truncated"):
+        load_index(index)

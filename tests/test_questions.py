@@ -84,3 +84,21 @@ def test_a_prompt_injection_can_only_quote_the_documents(pipeline):
     if answer.answerable:
         for citation in answer.citations:
             assert " ".join(citation.quote.split()) in corpus_text
+
+
+@pytest.mark.parametrize("markup", ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>",
+                                    '<a href="javascript:alert(1)">x</a>', "<!-- onerror -->"])
+def test_markup_in_a_question_is_not_taken_for_its_words(pipeline, markup):
+    texts: list[str] = []
+    embed = pipeline.embedder.embed
+    pipeline.embedder.embed = lambda batch, **kw: texts.extend(batch) or embed(batch, **kw)
+    answered = pipeline.ask(f"Who hosted the first meeting? {markup}", k=3)
+    assert answered.answerable and answered.question == f"Who hosted the first meeting? {markup}"
+    assert "searched" not in answered.extra
+    declined = pipeline.ask(f"What is the freezing point of helium? {markup}", k=3)
+    assert not declined.answerable and "“helium”" in declined.text
+    for word in ("img", "src", "onerror", "alert", "script", "href", "javascript"):
+        assert word not in declined.text and word not in " ".join(declined.extra["evidence"]["terms_not_in_documents"])
+    assert not any(word in text for text in texts for word in ("img", "onerror", "script", "href"))
+    assert [hit.chunk.chunk_id for hit in pipeline.search(f"meeting hosted {markup}", k=3)] == \
+        [hit.chunk.chunk_id for hit in pipeline.search("meeting hosted", k=3)]

@@ -193,3 +193,27 @@ def test_an_upload_cannot_write_through_a_link_out_of_the_corpus(pipeline, tmp_p
     report = add_documents(pipeline, [str(uploads / "notes.txt")], replace=True)
     assert "would land outside the corpus folder" in report
     assert outside.read_text(encoding="utf-8") == "precious"
+
+
+@pytest.mark.parametrize("target", ["a file", "a folder of other files", "a folder with a manifest of its own",
+                                    "a new folder, but no corpus"])
+def test_commands_given_an_index_that_is_not_docqa_s_create_nothing_beside_it(small_corpus, tmp_path, embedder,
+                                                                               capsys, monkeypatch, target):
+    # `docqa ask --index /etc/passwd` once created /etc/.passwd.lock
+    monkeypatch.setenv("DOCQA_NO_PROGRESS", "1")
+    place = tmp_path / "place"
+    place.mkdir()
+    index = {"a file": place / "passwd", "a folder of other files": place / "project",
+             "a folder with a manifest of its own": place / "app", "a new folder, but no corpus": place / "index"}[target]
+    if target == "a file":
+        index.write_text("root:x:0:0\n")
+    elif target != "a new folder, but no corpus":
+        index.mkdir()
+        (index / ("manifest.json" if target.endswith("own") else "notes.txt")).write_text('{"name": "my web app"}')
+        (index / "data.txt").write_text("mine")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    corpus = tmp_path / "no corpus" if target == "a new folder, but no corpus" else small_corpus
+    for argv in (["ask", "Who hosted the first meeting?"], ["search", "meeting"], ["index"], ["index", "--rebuild"]):
+        assert main([*argv, "--corpus", str(corpus), "--index", str(index)], embedder=embedder) == 1
+    capsys.readouterr()
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -349,3 +349,47 @@ def test_followups_carry_only_the_words_the_documents_know():
     known = {"report", "group", "2009"}.__contains__
     assert resolve_followup("When was it published?", "What report did the group write in 2009?",
                             known_term=known) == "When was it published? report group 2009"
+
+
+def test_the_ask_endpoint_replaces_lone_surrogates(pipeline, monkeypatch):
+    from docqa.ui import ask_record
+
+    texts: list[str] = []
+    embed = pipeline.embedder.embed
+    monkeypatch.setattr(pipeline.embedder, "embed", lambda batch, **kw: texts.extend(batch) or embed(batch, **kw))
+    record = ask_record(pipeline, "Who hosted the first \ud800 meeting?", 3)
+    assert record["question"] == "Who hosted the first \ufffd meeting?"
+    assert texts and not any("\ud800" <= char <= "\udfff" for text in texts for char in text)
+    json.dumps(record, ensure_ascii=False).encode("utf-8")  # what the server sends
+
+
+@pytest.mark.parametrize("k", [1e308, float("inf"), float("nan"), 2.5, -3, "1e308"])
+def test_the_ask_endpoint_refuses_a_k_out_of_range_without_echoing_it(pipeline, k):
+    from docqa.errors import InvalidQuery
+    from docqa.ui import ask_record
+
+    with pytest.raises(InvalidQuery, match=rf"k must be a whole number from 1 to {pipeline.index.size}") as raised:
+        ask_record(pipeline, "Who hosted the first meeting?", k)
+    assert len(str(raised.value)) < 200
+
+
+def test_a_refused_ask_is_one_line_in_the_server_log(pipeline, capfd, caplog):
+    gradio_client = pytest.importorskip("gradio_client", reason="gradio_client comes with the dev extra")
+    from docqa.ui import serve
+
+    port = free_port()
+    app = serve(pipeline, host="127.0.0.1", port=port, block=False)
+    try:
+        client = gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
+        capfd.readouterr()
+        caplog.clear()
+        with pytest.raises(Exception, match="the question is empty"):
+            client.predict("  ", 3, api_name="/ask")
+        with pytest.raises(Exception, match="k must be a whole number from 1 to"):
+            client.predict("Who hosted the first meeting?", 1e308, api_name="/ask")
+    finally:
+        app.close()
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+    refused = [r.getMessage() for r in caplog.records if r.name == "docqa.ui"]
+    assert len(refused) == 2 and "the question is empty" in refused[0] and all("\n" not in m for m in refused)

@@ -13,11 +13,13 @@ import json
 import logging
 import os
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from .cleaning import json_depth, replace_surrogates_in
 from .errors import DocqaError
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,11 @@ HOW_TO_WRITE = {
 }
 
 
+# Lists and objects within one JSONL line: a record is flat; much deeper would exceed Python's
+# recursion when the line's fields are written into its answer record.
+MAX_JSONL_DEPTH = 32
+
+
 class BatchInputError(DocqaError):
     """A questions file that cannot be read as given."""
 
@@ -44,6 +51,7 @@ class BatchQuestion:
     id: str
     question: str
     fields: dict = field(default_factory=dict)
+    problem: str | None = None  # why the line cannot be asked, found while reading it (it gets an error record)
 
 
 def default_output_path(input_path: Path) -> Path:
@@ -108,13 +116,28 @@ def _read_csv(path: Path, text: str) -> Iterator[BatchQuestion]:
             f"add a header row with a column named question (and optionally id)"
         )
     reader.fieldnames = columns
-    for row in reader:
+    for row in _rows(reader):
         line = reader.line_num
         if None in row:
             raise BatchInputError(f"{path}, line {line}: more fields than columns in the header; quote fields that hold commas")
         question = row.pop("question") or ""
         identifier = (row.pop("id", None) or "").strip() or str(line)
         yield BatchQuestion(identifier, question.strip(), {k: v for k, v in row.items()})
+
+
+def _rows(reader: csv.DictReader) -> Iterator[dict]:
+    """The rows of ``reader`` with the csv module's field size limit (131,072 characters) lifted.
+
+    The file is in memory already, so a long field costs nothing more to read; refused, it
+    would stop the whole file at its row. A question that long is refused on its own, with an
+    error record, like any question over the length docqa takes.
+    """
+    before = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # the limit is a C long; this fits on every platform
+    try:
+        yield from reader
+    finally:
+        csv.field_size_limit(before)
 
 
 def _column_name(name: str) -> str:
@@ -152,22 +175,41 @@ def _read_jsonl(path: Path, text: str) -> Iterator[BatchQuestion]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        too_deep = (f"line {number} is nested too deeply (more than {MAX_JSONL_DEPTH} levels of lists and objects); "
+                    f'write one flat object a line, like {{"id": "q1", "question": "…"}}')
         try:
             record = json.loads(line)
+        except RecursionError:  # the parser's recursion ran out: nothing of the line, not even its id, is known
+            yield BatchQuestion(str(number), "", problem=too_deep)
+            continue
         except json.JSONDecodeError as error:
             raise BatchInputError(
                 f"{path}, line {number}: not valid JSON ({error.msg} at column {error.colno}); "
                 f'write one object a line, like {{"id": "q1", "question": "…"}}'
             ) from None
+        except ValueError:  # valid JSON, but a number of more digits than Python converts (4,300)
+            yield BatchQuestion(str(number), "", problem=f"line {number} holds a number too long to read "
+                                                         f"(over {sys.get_int_max_str_digits():,} digits); write it as a string")
+            continue
         if not isinstance(record, dict) or "question" not in record:
             raise BatchInputError(
                 f'{path}, line {number}: expected an object with a "question" key; '
                 f'write one object a line, like {{"id": "q1", "question": "…"}}'
             )
+        if json_depth(record, MAX_JSONL_DEPTH) > MAX_JSONL_DEPTH:  # its fields would be too deep to write
+            identifier = record.get("id")
+            identifier = identifier if isinstance(identifier, (str, int)) and not isinstance(identifier, bool) else None
+            yield BatchQuestion(_identifier(replace_surrogates_in(identifier), number), "", problem=too_deep)
+            continue
+        record = replace_surrogates_in(record)
         question = record.pop("question")
-        identifier = record.pop("id", None)
-        identifier = str(identifier) if identifier not in (None, "") else str(number)
-        yield BatchQuestion(identifier, question.strip() if isinstance(question, str) else "", record)
+        yield BatchQuestion(_identifier(record.pop("id", None), number), question.strip() if isinstance(question, str) else "",
+                            record)
+
+
+def _identifier(value, line: int) -> str:
+    """A JSONL record's id as text, or its line number when it has none."""
+    return str(value) if value not in (None, "") else str(line)
 
 
 def duplicate_ids(questions: Sequence[BatchQuestion]) -> list[str]:
@@ -277,7 +319,7 @@ def completed_ids(path: Path) -> Counter:
     for number, line in enumerate(lines, start=1):
         try:
             done[str(json.loads(line)["id"])] += 1
-        except (json.JSONDecodeError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # ValueError: bad JSON, a number too long
             raise BatchInputError(
                 f"{path}, line {number}: not an answer record, so the file cannot be resumed; "
                 f"fix or remove that line, or write to a new file"
@@ -311,6 +353,8 @@ def with_fields(record: dict, question: BatchQuestion) -> dict:
 
 def check_question_text(question: BatchQuestion, max_chars: int) -> str | None:
     """Why a batch question cannot be asked, or None."""
+    if question.problem is not None:
+        return question.problem
     if not question.question.strip():
         return "the question is empty"
     if len(question.question) > max_chars:

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from . import __version__, config
 from .answer import RULES
+from .cleaning import replace_surrogates
 from .errors import DocqaError
 from .retrieve import MODES, RetrievalSettings
 from .types import Answer, Hit, section_label
@@ -38,12 +39,13 @@ def _add_common(parser: argparse.ArgumentParser, *, build_flag: bool = True, mod
 
 
 def _positive_int(text: str) -> int:
+    shown = text if len(text) <= 20 else text[:20] + "…"  # a message need not echo 5,000 digits back
     try:
         value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    except ValueError:  # also a number of more digits than Python converts (4,300)
+        raise argparse.ArgumentTypeError(f"{shown!r} is not a whole number") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is too small; use 1 or more")
+        raise argparse.ArgumentTypeError(f"{shown} is too small; use 1 or more")
     return value
 
 
@@ -137,6 +139,9 @@ def main(argv: Sequence[str] | None = None, *, embedder=None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    for name in ("question", "query"):  # a byte that is not UTF-8 arrives as a surrogate, which cannot be printed
+        if isinstance(getattr(args, name, None), str):
+            setattr(args, name, replace_surrogates(getattr(args, name)))
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="docqa: %(levelname)s: %(message)s",
@@ -147,12 +152,13 @@ def main(argv: Sequence[str] | None = None, *, embedder=None) -> int:
     kwargs = {"embedder": embedder} if embedder is not None else {}
     if getattr(args, "mode", None):
         kwargs["retrieval"] = RetrievalSettings(mode=args.mode)
-    pipeline = Pipeline(
-        corpus_dir=args.corpus or config.default_corpus_dir(),
-        index_dir=args.index or config.default_index_dir(),
-        **kwargs,
-    )
     try:
+        config.check_settings()  # a wrong DOCQA_* value stops here, before any reading or embedding
+        pipeline = Pipeline(
+            corpus_dir=args.corpus or config.default_corpus_dir(),
+            index_dir=args.index or config.default_index_dir(),
+            **kwargs,
+        )
         return _COMMANDS[args.command](pipeline, args)
     except DocqaError as error:
         print(f"docqa: error: {error}", file=sys.stderr)
@@ -167,23 +173,27 @@ def _progress() -> bool:
 
 
 def _run_index(pipeline, args) -> int:
-    from .errors import IndexNotFound
+    from .errors import CorruptIndex, IndexNotFound
+    from .index import REBUILD_HINT
 
-    if not args.rebuild:
+    rebuild = args.rebuild
+    if not rebuild:
         try:
             reasons = pipeline.stale_reasons()
+            if not reasons:
+                counts = pipeline.index.manifest.get("counts", {})  # loads the index: damage is found here
+                print(
+                    f"{pipeline.index_dir} is up to date ({_plural(counts.get('documents', 0), 'document')}, "
+                    f"{_plural(counts.get('chunks', 0), 'chunk')}); use --rebuild to build it anyway"
+                )
+                return 0
         except IndexNotFound:
             reasons = ["no index yet"]
-        if not reasons:
-            manifest = pipeline.index.manifest
-            counts = manifest.get("counts", {})
-            print(
-                f"{pipeline.index_dir} is up to date ({_plural(counts.get('documents', 0), 'document')}, "
-                f"{_plural(counts.get('chunks', 0), 'chunk')}); use --rebuild to build it anyway"
-            )
-            return 0
+        except CorruptIndex as error:
+            # the advice of the message is what this command is about to do
+            reasons, rebuild = [f"{str(error).removesuffix('; ' + REBUILD_HINT)}: building it again"], True
         print(f"indexing {pipeline.corpus_dir}: {'; '.join(reasons)}", file=sys.stderr)
-    report = pipeline.build(progress=_progress(), rebuild=args.rebuild)
+    report = pipeline.build(progress=_progress(), rebuild=rebuild)
     _print_build_report(report, sys.stdout)
     return 0
 

@@ -84,11 +84,45 @@ def auth_credentials() -> list[tuple[str, str]]:
     return credentials
 
 
+PRECISIONS = ("fp32", "bf16")
+VECTOR_STORAGES = ("float32", "float16", "sq8")
+
+
 def embedding_precision() -> str:
-    """``DOCQA_PRECISION``: "fp32" (default) or "bf16" (used only on CPUs with native bfloat16)."""
-    return os.environ.get("DOCQA_PRECISION", "fp32").strip().lower() or "fp32"
+    """``DOCQA_PRECISION``: "fp32" (default) or "bf16" (used only on CPUs with native bfloat16).
+
+    Raises:
+        InvalidSetting: another value.
+    """
+    return _choice("DOCQA_PRECISION", PRECISIONS)
 
 
 def vector_storage() -> str:
-    """``DOCQA_VECTOR_STORAGE``: how a new index stores chunk vectors: "float32" (default), "float16" or "sq8"."""
-    return os.environ.get("DOCQA_VECTOR_STORAGE", "float32").strip().lower() or "float32"
+    """``DOCQA_VECTOR_STORAGE``: how a new index stores chunk vectors: "float32" (default), "float16" or "sq8".
+
+    Raises:
+        InvalidSetting: another value.
+    """
+    return _choice("DOCQA_VECTOR_STORAGE", VECTOR_STORAGES)
+
+
+def check_settings() -> None:
+    """Read every setting that has a fixed set of values, so that a wrong one stops a command
+    before it does any work (not, say, after an hour of embedding, when the index is written).
+
+    Raises:
+        InvalidSetting: the first unknown value, naming the valid ones.
+    """
+    embedding_precision()
+    vector_storage()
+
+
+def _choice(variable: str, choices: tuple[str, ...]) -> str:
+    """The value of ``variable`` (the first of ``choices`` when unset or empty), one of ``choices``."""
+    from .errors import InvalidSetting
+
+    value = os.environ.get(variable, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise InvalidSetting(f"{variable}={os.environ[variable]!r} is unknown; use one of {', '.join(choices)}, "
+                             f"or leave it unset")
+    return value

@@ -18,10 +18,12 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from . import config
+
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = config.PRECISIONS
 
 
 class Embedder(Protocol):
@@ -93,8 +95,6 @@ class MiniLMEmbedder:
             precision: "fp32" (default, or ``DOCQA_PRECISION``) or "bf16", which falls back to
                 fp32 with a warning on CPUs without native bfloat16.
         """
-        from . import config
-
         self.batch_size = batch_size
         wanted = precision or config.embedding_precision()
         if wanted not in PRECISIONS:

@@ -31,3 +31,7 @@ class CorruptIndex(DocqaError):
 
 class InvalidQuery(DocqaError):
     """A question or a search parameter that cannot be answered as given."""
+
+
+class InvalidSetting(DocqaError):
+    """A ``DOCQA_*`` environment variable with a value docqa does not know."""

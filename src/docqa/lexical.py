@@ -50,6 +50,7 @@ class KeywordIndex:
 
         _quiet_bm25s()
         model = bm25s.BM25.load(str(folder), allow_pickle=False, mmap=False, show_progress=False)
+        _check_arrays(model)
         return cls(model)
 
     @property
@@ -75,3 +76,35 @@ class KeywordIndex:
         if not terms:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._model.get_scores(terms), dtype=np.float32)
+
+
+def _check_arrays(model) -> None:
+    """Check the loaded BM25 matrix (a term's column: ``indices`` and ``data`` from ``indptr[t]`` to
+    ``indptr[t + 1]``) for what checksums rewritten by a tamperer would not catch: a chunk
+    number out of range fails at question time, a shortened ``indptr`` gives wrong scores silently.
+
+    Raises:
+        ValueError: the arrays disagree with each other, the vocabulary or the chunk count.
+    """
+    scores = model.scores
+    data, indices, indptr = (np.asarray(scores[name]) for name in ("data", "indices", "indptr"))
+    chunks = scores.get("num_docs")
+    if not all(isinstance(column, int) and column >= 0 for column in model.vocab_dict.values()):
+        raise ValueError("the keyword index is inconsistent: its vocabulary maps terms to other than column numbers")
+    # bm25s adds the empty term after the others, with no column of its own
+    columns = max((column for term, column in model.vocab_dict.items() if term), default=-1) + 1
+    problem = None
+    if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks < 0:
+        problem = f"its chunk count is {chunks!r}"
+    elif data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1 or len(data) != len(indices):
+        problem = "its arrays have different shapes"
+    elif not (np.issubdtype(indices.dtype, np.integer) and np.issubdtype(indptr.dtype, np.integer)):
+        problem = "its positions are not whole numbers"
+    elif len(indptr) < columns + 1 or indptr[0] != 0 or indptr[-1] != len(data) or np.any(np.diff(indptr) < 0):
+        problem = f"its {len(indptr):,} column starts do not fit its {columns:,} terms and {len(data):,} entries"
+    elif len(indices) and (indices.min() < 0 or indices.max() >= chunks):
+        problem = f"it names chunks outside 0-{chunks - 1}"
+    elif not np.all(np.isfinite(data)):
+        problem = "its scores are not all finite numbers"
+    if problem:
+        raise ValueError(f"the keyword index is inconsistent: {problem}")

@@ -12,6 +12,7 @@ import numpy as np
 
 from .answer import AnswerPolicy, SentenceCandidate, TermStatistics, candidate_spans, compose_answer
 from .chunking import ChunkingParams
+from .cleaning import replace_surrogates, without_markup
 from .embedding import Embedder, MiniLMEmbedder
 from .errors import IndexNotFound, InvalidQuery, StaleIndex
 from .build import BuildReport, build_index
@@ -144,12 +145,11 @@ class Pipeline:
 
     def search_many(self, queries: Sequence[str], k: int = 5, *, retrieval: RetrievalSettings | None = None) -> list[list[Hit]]:
         """Search several queries with one batched embedding call (``retrieval`` overrides the pipeline's)."""
-        for query in queries:
-            _check_question(query)
+        queries = [without_markup(checked_question(query)) for query in queries]
         index = self.index
         check_k(k, index)
-        vectors = self.embedder.embed(list(queries))
-        return retrieve(index, list(queries), vectors, k, retrieval or self.retrieval)
+        vectors = self.embedder.embed(queries)
+        return retrieve(index, queries, vectors, k, retrieval or self.retrieval)
 
     def ask(self, question: str, k: int = 5, *, retrieval: RetrievalSettings | None = None,
             search_query: str | None = None) -> Answer:
@@ -179,26 +179,28 @@ class Pipeline:
             ``answer_k`` of it, re-ranked by their best sentence). Evaluation reads deeper
             rankings than answers need.
         """
-        queries = list(search_queries) if search_queries is not None else list(questions)
-        for text in queries if search_queries is None else [*questions, *queries]:
-            _check_question(text)
+        questions = [checked_question(question) for question in questions]
+        queries = questions if search_queries is None else [checked_question(query) for query in search_queries]
+        # what is searched and weighed: markup pasted into a question is none of its words
+        weighed = [without_markup(query) for query in queries]
         with self._lock:  # one index for the whole answer, even when a build replaces it meanwhile
             index, stats, cache = self.index, self.term_stats, self._sentence_vectors
         check_k(max(answer_k, retrieve_k), index)
-        query_vectors = self.embedder.embed(queries)
-        all_hits = retrieve(index, queries, query_vectors, max(answer_k, retrieve_k), retrieval or self.retrieval)
+        query_vectors = self.embedder.embed(weighed)
+        all_hits = retrieve(index, weighed, query_vectors, max(answer_k, retrieve_k), retrieval or self.retrieval)
         results = []
-        for question, query, query_vector, hits in zip(questions, queries, query_vectors, all_hits):
+        for question, query, text, query_vector, hits in zip(questions, queries, weighed, query_vectors, all_hits):
             # A follow-up is answered as completed ("When was it published?" + the previous subject):
             # on tests/data/followups.jsonl the completed question answers 9 of 15 pairs, the bare
             # words 7 (benchmarks/followups.py, hybrid, k 5).
             answer_hits = hits[:answer_k]
             candidates = self._sentence_candidates(query_vector, answer_hits, index, cache)
-            answer = compose_answer(query, answer_hits, candidates, index.documents, stats, self.policy,
+            answer = compose_answer(text, answer_hits, candidates, index.documents, stats, self.policy,
                                     None if self.reader is None else self.reader.logits)
             answer = with_places(answer, index.documents)
             if query != question:
-                answer = replace(answer, question=question, extra={**answer.extra, "searched": query})
+                answer = replace(answer, extra={**answer.extra, "searched": query})
+            answer = replace(answer, question=question)  # as asked, markup and all
             results.append(([*answer.passages, *hits[answer_k:]], answer))
         return results
 
@@ -260,10 +262,16 @@ def with_places(answer: Answer, documents: Mapping[str, Document]) -> Answer:
     return replace(answer, citations=tuple(citations))
 
 
-def _check_question(question: str) -> None:
+def checked_question(question: str) -> str:
+    """``question`` as docqa asks it: surrogates (bytes that were not UTF-8, lone JSON escapes) replaced by U+FFFD.
+
+    Raises:
+        InvalidQuery: an empty question, or one longer than ``MAX_QUESTION_CHARS``.
+    """
     if not isinstance(question, str) or not question.strip():
         raise InvalidQuery("the question is empty; type a question about the documents")
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidQuery(
             f"the question is {len(question):,} characters long; docqa takes up to {MAX_QUESTION_CHARS:,}: shorten it"
         )
+    return replace_surrogates(question)

@@ -35,11 +35,16 @@ class RetrievalSettings:
 def check_k(k: int, index: LoadedIndex) -> None:
     """Raise InvalidQuery unless 1 <= k <= the number of chunks in the index."""
     if k < 1:
-        raise InvalidQuery(f"k of {k} is too small; use -k 1 or more")
+        raise InvalidQuery(f"k of {_shown(k)} is too small; use -k 1 or more")
     if k > index.size:
         raise InvalidQuery(
-            f"k of {k} is larger than the {index.size} chunks in the index; use -k {index.size} or less"
+            f"k of {_shown(k)} is larger than the {index.size} chunks in the index; use -k {index.size} or less"
         )
+
+
+def _shown(k: int) -> str:
+    """``k`` for a message: a 309-digit number (``-k 1e308`` through the API) is no help to read back."""
+    return str(k) if abs(k) < 10**9 else ("below -1,000,000,000" if k < 0 else "over 1,000,000,000")
 
 
 def retrieve(

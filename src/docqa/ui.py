@@ -20,8 +20,9 @@ from collections import Counter
 from typing import Mapping, Sequence
 
 from . import config
+from .cleaning import replace_surrogates
 from .corpus import FORMATS_READ
-from .errors import DocqaError
+from .errors import DocqaError, InvalidQuery
 from .followups import resolve_followup
 from .pipeline import Pipeline
 from .retrieve import MODES, RetrievalSettings
@@ -60,7 +61,7 @@ def respond(pipeline: Pipeline, message: str, history: list | None, turns: list 
         The chat history with the exchange added, the turns (a new one when answered), and
         the cleared question box.
     """
-    history, turns, message = list(history or []), list(turns or []), message or ""
+    history, turns, message = list(history or []), list(turns or []), replace_surrogates(message or "")
     # an empty question still gets its bubble, one that can be seen, so that each answer follows its question
     history.append({"role": "user", "content": escape_markdown(message) if message.strip() else "*(an empty question)*"})
     try:
@@ -91,11 +92,14 @@ def turn_for_message(turns: Sequence[Turn], message_index: int) -> Turn | None:
 
 def ask_record(pipeline: Pipeline, question: str, k: int | None = DEFAULT_K, mode: str | None = None) -> dict:
     """The answer record of DESIGN.md, for the ``/ask`` API endpoint (k defaults to 5, capped at the index)."""
-    k = DEFAULT_K if k is None else int(k)
-    if k == DEFAULT_K:
-        k = min(k, pipeline.index.size)
+    size = pipeline.index.size
+    if k is None or k == DEFAULT_K:
+        k = min(DEFAULT_K, size)
+    # a client sends any JSON number (1e308, NaN) or text: the range is said, the value not echoed
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or not (k == k and 1 <= k <= size and k == int(k)):
+        raise InvalidQuery(f"k must be a whole number from 1 to {size}, the passages in the index")
     retrieval = RetrievalSettings(mode=mode) if mode else None
-    return pipeline.ask(question, k=k, retrieval=retrieval).to_record()
+    return pipeline.ask(question, k=int(k), retrieval=retrieval).to_record()
 
 
 # ---------------------------------------------------------------- documents
@@ -231,7 +235,9 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
         try:
             return ask_record(pipeline, question, k, mode or None)
         except DocqaError as error:
-            raise gr.Error(str(error)) from None
+            # the client is told why; the server's log needs a line, not Gradio's traceback of a refusal
+            logger.warning("/ask refused: %s", error)
+            raise gr.Error(str(error), print_exception=False) from None
 
     with gr.Blocks(title="docqa", analytics_enabled=False) as app:
         turns = gr.State([])

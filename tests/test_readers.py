@@ -149,6 +149,46 @@ def test_html_without_a_title_takes_its_first_heading():
     assert document.title == "Agenda" and document.text == "Agenda\n\nItem one."
 
 
+
+def nested_html(depth: int, tag: str = "span") -> bytes:
+    return (f"<html><body><nav>menu</nav>{'<div>' * 3}{f'<{tag}>' * depth}Deep text here.{f'</{tag}>' * depth}"
+            "</div></div></div><p>After.</p></body></html>").encode()
+
+
+def python_calls(function, *args) -> int:
+    """How many Python functions ``function(*args)`` calls: a measure of work that does not depend on the machine."""
+    import sys
+
+    count = 0
+
+    def profile(frame, event, arg):
+        nonlocal count
+        count += event == "call"
+
+    sys.setprofile(profile)
+    try:
+        function(*args)
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+@pytest.mark.parametrize("tag", ["span", "div", "li"])
+def test_deeply_nested_html_is_read_whole(tag):
+    document = read(nested_html(2_000, tag), "deep.html")
+    assert "Deep text here." in document.text and document.text.endswith("After.") and "menu" not in document.text
+    document = read(nested_html(20_000, tag), "deeper.html")  # no RecursionError
+    assert "Deep text here." in document.text and document.text.endswith("After.")
+
+
+@pytest.mark.parametrize("page", [nested_html, lambda depth: b"<article>" + b"<header>" * depth + b"Title</article>"])
+def test_reading_nested_html_takes_work_in_proportion_to_its_size(page):
+    from docqa.readers import read_html
+
+    small, large = python_calls(read_html, page(150)), python_calls(read_html, page(600))
+    assert large < 6 * small  # four times the tags: about four times the work, not sixteen
+
+
 # ---------------------------------------------------------------- Word
 
 def test_docx_paragraphs_headings_and_tables():
@@ -243,3 +283,37 @@ def test_unsupported_and_broken_files_are_skipped_and_the_rest_is_read(tmp_path)
     assert reasons["slides.pptx"] == "docqa does not read .pptx files; export it as PDF"
     assert "not a readable PDF" in reasons["broken.pdf"]
     assert unsupported_files(tmp_path)[0] == SkippedFile("old.doc", reasons["old.doc"])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_text_with_a_byte_order_mark_reads_as_its_utf8_twin(tmp_path, encoding):
+    text = NOTES.replace("It met in 2010.", "It met in 2010 in Zürich 🌍.")
+    data = ("\ufeff" + text).encode(encoding) if encoding != "utf-16" else text.encode("utf-16")
+    (tmp_path / "utf8.md").write_text(text, encoding="utf-8")
+    (tmp_path / "utf16.md").write_bytes(data)
+    documents = {d.source: d for d in read_corpus(tmp_path).documents}  # read in parts, from the file
+    assert documents["utf16.md"].text == documents["utf8.md"].text
+    assert documents["utf16.md"].sections == documents["utf8.md"].sections
+    assert read(data, "upload.md").text == documents["utf8.md"].text  # read whole, from bytes (an upload)
+
+
+def test_utf16_read_in_parts_keeps_characters_split_across_blocks(monkeypatch):
+    import io
+
+    from docqa import readers
+
+    text = "Zürich 🌍 and Ōsaka.\n\n" * 50
+    monkeypatch.setattr(readers, "_READ_BLOCK", 7)  # odd: blocks end inside code units and surrogate pairs
+    parts = list(readers.text_parts(io.BytesIO(text.encode("utf-16")), part_chars=64))
+    assert len(parts) > 1 and parts == list(readers.text_parts(io.BytesIO(text.encode("utf-8")), part_chars=64))
+
+
+@pytest.mark.parametrize("encoding, name", [("utf-16-le", "UTF-16LE"), ("utf-16-be", "UTF-16BE")])
+def test_utf16_without_a_byte_order_mark_is_named_with_the_conversion(tmp_path, encoding, name):
+    (tmp_path / "notes.md").write_bytes(NOTES.encode(encoding))
+    (tmp_path / "other.txt").write_text("Something to index.")
+    document, whole = read_bytes(NOTES.encode(encoding), "notes.md")
+    assert document is None
+    (streamed,) = [s.reason for s in read_corpus(tmp_path).skipped]
+    for reason in (whole, streamed):
+        assert "UTF-16" in reason and f"iconv -f {name} -t UTF-8" in reason and "NUL" not in reason

@@ -19,9 +19,10 @@ the manifest's ``vectors`` block records which, with its parameters and the vect
 The manifest records the size and sha256 of every other file, and loading checks them, so
 an edited, truncated or swapped file is reported (with the command that repairs it) instead
 of being read. A build writes into a temporary folder beside the index and swaps it in with
-two renames under an exclusive lock (``.<index>.lock`` beside the folder); readers load under
-a shared lock, so they see the old index or the new one, never a mix, and only a process
-holding the exclusive lock puts back an index whose swap a killed build left half done.
+two renames under an exclusive lock (``.<index>.lock`` beside the folder, made only for a
+docqa index); readers load under a shared lock, so they see the old index or the new one,
+never a mix, and only a process holding the exclusive lock puts back an index whose swap a
+killed build left half done.
 
 Building and updating it is ``build.py``'s job.
 """
@@ -50,6 +51,7 @@ from .embedding import Embedder
 from .errors import CorruptIndex, IndexNotFound, StaleIndex
 from .repair import REPAIR_VERSION
 from .lexical import BM25_PARAMETERS, KeywordIndex
+from .manifest import manifest_problem
 from .types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
 KEYWORD = "bm25"
 SENTENCES = "sentences"
-STORAGES = ("float32", "float16", "sq8")
+STORAGES = config.VECTOR_STORAGES
 # Up to this many chunks a flat scan is exact and fast enough (a few ms a question on one
 # thread); above it, HNSW. Its parameters by measurement (benchmarks/hnsw_sweep.py, results in
 # benchmarks/results/hnsw_sweep.json): 1M vectors, ~170 noisy copies of each real one, recall@10
@@ -365,7 +367,7 @@ def _load_index(index_dir: Path) -> LoadedIndex:
         documents = {r["source"]: _document_from_record(r) for r in _read_jsonl(index_dir / DOCUMENTS)}
         vectors = faiss.read_index(str(index_dir / VECTORS))
         keyword = KeywordIndex.load(index_dir / KEYWORD)
-        sentences = _load_sentences(index_dir / SENTENCES, len(chunks))
+        sentences = _load_sentences(index_dir / SENTENCES, chunks, vectors.d)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, AttributeError) as error:
         raise CorruptIndex(f"the index in {str(index_dir)!r} is damaged ({error}); {REBUILD_HINT}") from error
     expected = manifest.get("counts", {}).get("chunks")
@@ -388,15 +390,34 @@ def _load_index(index_dir: Path) -> LoadedIndex:
     return LoadedIndex(manifest, chunks, documents, vectors, keyword, sentences)
 
 
-def _load_sentences(folder: Path, chunks: int) -> SentenceVectors | None:
-    """The sentence vectors, mapped from disk (only the rows questions touch are read), or None."""
+def _load_sentences(folder: Path, chunks: Sequence[Chunk], dimension: int) -> SentenceVectors | None:
+    """The sentence vectors, mapped from disk (only the rows questions touch are read), or None.
+
+    Their shapes and ranges are checked here, as the checksums cannot catch a tamperer who
+    rewrote them: a vector of another width, or a span outside its chunk, would otherwise fail
+    (or quote the wrong words) at question time.
+
+    Raises:
+        ValueError: the arrays disagree with the chunks or with each other.
+    """
     if not folder.is_dir():
         return None
     offsets = np.load(folder / "offsets.npy", allow_pickle=False)
     spans = np.load(folder / "spans.npy", allow_pickle=False)
     vectors = np.load(folder / "vectors.npy", allow_pickle=False, mmap_mode="r")
-    if len(offsets) != chunks + 1 or not int(offsets[-1]) == len(spans) == len(vectors) or spans.shape[1:] != (2,):
-        raise ValueError(f"sentence vectors disagree with the {chunks} chunks")
+    if offsets.ndim != 1 or len(offsets) != len(chunks) + 1 or not int(offsets[-1]) == len(spans) == len(vectors) \
+            or spans.ndim != 2 or spans.shape[1:] != (2,):
+        raise ValueError(f"sentence vectors disagree with the {len(chunks)} chunks")
+    if vectors.ndim != 2 or vectors.shape[1] != dimension or not np.issubdtype(vectors.dtype, np.floating):
+        raise ValueError(f"sentence vectors are {vectors.shape[1] if vectors.ndim == 2 else '?'} wide "
+                         f"({vectors.dtype}), the chunk vectors {dimension}")
+    if not (np.issubdtype(offsets.dtype, np.integer) and offsets[0] == 0 and np.all(np.diff(offsets) >= 0)):
+        raise ValueError("sentence offsets do not rise from 0")
+    if len(spans):
+        lengths = np.repeat(np.asarray([len(c.text) for c in chunks], dtype=np.int64), np.diff(offsets))
+        if not np.issubdtype(spans.dtype, np.integer) or \
+                not np.all((0 <= spans[:, 0]) & (spans[:, 0] <= spans[:, 1]) & (spans[:, 1] <= lengths)):
+            raise ValueError("sentence spans fall outside their chunks")
     return SentenceVectors(offsets, spans, vectors)
 
 
@@ -429,11 +450,16 @@ def verify_files(index_dir: Path, manifest: dict) -> None:
         except OSError:
             raise CorruptIndex(f"{damaged}: {name} is missing; {REBUILD_HINT}") from None
         if size != expected.get("bytes"):
-            raise CorruptIndex(f"{damaged}: {name} is {size:,} bytes but the manifest says {expected.get('bytes')} "
+            raise CorruptIndex(f"{damaged}: {name} is {size:,} bytes but the manifest says {_number(expected.get('bytes'))} "
                                f"(truncated or replaced?); {REBUILD_HINT}")
         if digest != expected.get("sha256"):
             raise CorruptIndex(f"{damaged}: {name} does not match the sha256 in the manifest (edited or corrupted?); "
                                f"{REBUILD_HINT}")
+
+
+def _number(value) -> str:
+    """A recorded count as a number with thousands separators ("7,725"), or as it was recorded when it is none."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
 
 
 def read_manifest(index_dir: Path) -> dict:
@@ -441,7 +467,7 @@ def read_manifest(index_dir: Path) -> dict:
 
     Raises:
         IndexNotFound: no manifest (no index, or a build that did not finish).
-        CorruptIndex: the manifest is not valid JSON.
+        CorruptIndex: the manifest is not valid JSON, or a part of it has the wrong type.
     """
     index_dir = Path(index_dir)
     with index_lock(index_dir, shared=True):
@@ -455,10 +481,16 @@ def _read_manifest(index_dir: Path) -> dict:
         raise IndexNotFound(f"no index in {str(index_dir)!r}; run `docqa index` to build it")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:  # "[[[[…": the parser's recursion runs out before the text does
+        raise CorruptIndex(f"the manifest {str(path)!r} is unreadable (nested too deeply to parse); "
+                           f"{REBUILD_HINT}") from None
     except (OSError, ValueError) as error:
         raise CorruptIndex(f"the manifest {str(path)!r} is unreadable ({error}); {REBUILD_HINT}") from error
     if not isinstance(manifest, dict):
         raise CorruptIndex(f"the manifest {str(path)!r} is not a JSON object; {REBUILD_HINT}")
+    problem = manifest_problem(manifest)
+    if problem:
+        raise CorruptIndex(f"the manifest {str(path)!r} is damaged: {problem}; {REBUILD_HINT}")
     return manifest
 
 
@@ -633,13 +665,19 @@ def _refuse_foreign_folder(index_dir: Path) -> None:
 def _is_docqa_manifest(path: Path) -> bool:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(manifest, dict) and "docqa_version" in manifest and "settings" in manifest
 
 
 def _clean_leftovers(index_dir: Path) -> None:
-    """Put back an index a killed build left mid-swap; delete what dead builds left beside it."""
+    """Put back an index a killed build left mid-swap; delete what dead builds left beside it.
+
+    Without leftovers there is nothing to lock for (and no lock file is made: a build that then
+    fails, on a missing corpus say, leaves nothing beside the path it was given).
+    """
+    if not _left_over(index_dir):
+        return
     with index_lock(index_dir, shared=False):
         _clean_up(index_dir)
 
@@ -732,9 +770,14 @@ def index_lock(index_dir: Path, *, shared: bool):
     reader that finds what a dead build left (a swap half done, a temporary folder) takes the
     lock exclusively and puts the previous index back, or cleans up, first. Where the lock file cannot be created (a read-only
     folder, a system without ``flock``), reading goes ahead unlocked: nothing builds there.
+
+    The lock file is made only beside a docqa index, or what a build of one left, or by the
+    swap that puts one in place: never beside a path that is not an index (``--index
+    /etc/passwd``), where a reader goes ahead unlocked to find there is no index.
     """
     index_dir = Path(index_dir)
-    descriptor = _open_lock_file(index_dir)
+    create = not shared or _holds_an_index(index_dir) or _left_over(index_dir)
+    descriptor = _open_lock_file(index_dir, create=create)
     try:
         if descriptor is not None:
             import fcntl
@@ -752,13 +795,19 @@ def index_lock(index_dir: Path, *, shared: bool):
             os.close(descriptor)  # closing releases the lock
 
 
-def _open_lock_file(index_dir: Path) -> int | None:
+def _holds_an_index(index_dir: Path) -> bool:
+    """Whether ``index_dir`` holds what a docqa build writes (its files may still be damaged)."""
+    return (index_dir / MANIFEST).is_file() and (index_dir / VECTORS).is_file()
+
+
+def _open_lock_file(index_dir: Path, *, create: bool) -> int | None:
+    """The lock file beside ``index_dir``, opened; made when ``create``; None where it cannot be."""
     try:
         import fcntl  # noqa: F401  (POSIX only)
     except ImportError:
         return None
     path = index_dir.parent / f".{index_dir.name}.lock"
-    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+    for flags in ((os.O_RDWR | os.O_CREAT) if create else os.O_RDWR, os.O_RDONLY):
         try:
             return os.open(path, flags, 0o644)
         except OSError:

@@ -105,7 +105,12 @@ def check_content(data: bytes, suffix: str) -> None:
         if found is not None:
             raise UnreadableFile(f"its content is {found[0]}, not {suffix} text; "
                                  f"{'rename it to ' + found[1] if found[1] in READERS else 'remove it from the corpus'}")
-        if b"\x00" in data[: 1 << 16]:
+        if b"\x00" in data[: 1 << 16] and not data.startswith(_UTF16_BOMS):  # UTF-16 is half NUL bytes
+            encoding = _utf16_without_bom(data[: 1 << 16])
+            if encoding:
+                raise UnreadableFile(f"is UTF-16 text ({encoding}) without a byte-order mark, which docqa cannot "
+                                     f"tell from binary data; convert it to UTF-8, as `iconv -f {encoding} -t UTF-8 "
+                                     f"FILE > NEW-FILE` does, or save it as UTF-8")
             raise UnreadableFile(_NUL_BYTES)
     elif suffix == ".pdf" and b"%PDF-" not in data[:1024]:
         what = found[0] if found else ("empty" if not data.strip() else "something else")
@@ -119,16 +124,40 @@ def check_content(data: bytes, suffix: str) -> None:
                              f"save it as .docx again")
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """"UTF-16LE" or "UTF-16BE" when NUL bytes fill every other position, as in mostly-Latin UTF-16 text."""
+    sample = data[: len(data) // 2 * 2]
+    half = len(sample) // 2
+    if half < 8:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd > 0.3 * half and even < 0.05 * half:
+        return "UTF-16LE"
+    if even > 0.3 * half and odd < 0.05 * half:
+        return "UTF-16BE"
+    return None
+
+
 # ---------------------------------------------------------------- text and Markdown
 
+# Text files are UTF-8, with or without a byte-order mark, or UTF-16 with one (what Windows
+# Notepad and PowerShell save as "Unicode"): the mark says which, so nothing is guessed.
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _text_encoding(start: bytes) -> str:
+    """The codec for a text file that begins with ``start``: "utf-16" after its byte-order mark, else "utf-8-sig"."""
+    return "utf-16" if start.startswith(_UTF16_BOMS) else "utf-8-sig"
+
+
 def read_text(data: bytes) -> Extracted:
-    """A UTF-8 text file."""
-    return Extracted("text", text=_decode_utf8(data))
+    """A UTF-8 (or UTF-16 with a byte-order mark) text file."""
+    return Extracted("text", text=_decode_text(data))
 
 
 def read_markdown(data: bytes) -> Extracted:
-    """A UTF-8 Markdown file: its headings become sections once the text is repaired."""
-    return Extracted("markdown", text=_decode_utf8(data))
+    """A UTF-8 (or UTF-16 with a byte-order mark) Markdown file: its headings become sections once the text is repaired."""
+    return Extracted("markdown", text=_decode_text(data))
 
 
 # A text file is read in blocks and handed on in parts of about this size, each cut where a
@@ -150,17 +179,23 @@ def text_parts(handle: BinaryIO, part_chars: int = PART_CHARS) -> Iterator[tuple
     ``read_text`` reads it.
 
     Raises:
-        UnreadableFile: the file is not UTF-8, or holds NUL bytes (checked in every block).
+        UnreadableFile: the file is not UTF-8 (nor UTF-16 with a byte-order mark), or holds NUL
+            bytes (checked in every block).
     """
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    decoder = None
     buffer = carry = ""
     offset = 0  # bytes read so far
     while True:
         block = handle.read(_READ_BLOCK)
+        if decoder is None:  # the first block says the encoding (a mark of 2 bytes: blocks are larger)
+            encoding = _text_encoding(block)
+            decoder = codecs.getincrementaldecoder(encoding)()
         pending = len(decoder.getstate()[0])
         try:
             text = decoder.decode(block, final=not block)
         except UnicodeDecodeError as error:
+            if encoding == "utf-16":
+                raise _not_utf16(error) from None
             at = offset - pending + error.start + (_bom_length(block) if offset == 0 else 0)
             handle.seek(at)
             raise _not_utf8(at, handle.read(1)) from None
@@ -218,10 +253,18 @@ def _not_utf8(at: int, byte: bytes) -> UnreadableFile:
     return UnreadableFile(f"not UTF-8 text (byte {at}: {byte!r}); save it as UTF-8 to include it")
 
 
-def _decode_utf8(data: bytes) -> str:
+def _not_utf16(error: UnicodeDecodeError) -> UnreadableFile:
+    return UnreadableFile(f"not valid UTF-16 text, although it begins with UTF-16's byte-order mark ({error.reason}); "
+                          f"save it again, as UTF-8 if you can")
+
+
+def _decode_text(data: bytes) -> str:
+    encoding = _text_encoding(data)
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as error:
+        if encoding == "utf-16":
+            raise _not_utf16(error) from None
         at = error.start + _bom_length(data)
         raise _not_utf8(at, data[at:at + 1]) from None
     if "\x00" in text:
@@ -339,11 +382,15 @@ def read_html(data: bytes) -> Extracted:
         raise UnreadableFile(f"not readable HTML ({_short(error)}); save the page again as HTML") from None
     title_tag = soup.find("title")
     title = _clean(title_tag.get_text(" ")) if title_tag else ""
-    for tag in soup.find_all(_NOT_TEXT):
-        tag.decompose()
-    for tag in soup.find_all(True):
-        if not getattr(tag, "decomposed", False) and _is_furniture(tag):
-            tag.decompose()
+    _remove(soup.find_all(_NOT_TEXT))
+    in_content: set[int] = set()  # the tags inside an <article> or <main>, where a <header> holds the title
+
+    def furniture(tag) -> bool:
+        if tag.parent.name in ("article", "main") or id(tag.parent) in in_content:
+            in_content.add(id(tag))
+        return _is_furniture(tag, id(tag) in in_content)
+
+    _remove(soup.find_all(True), furniture)
     root = soup.find("main") or soup.find("article") or soup.find("body") or soup
     blocks = _HtmlBlocks().collect(root)
     if not title:
@@ -351,12 +398,29 @@ def read_html(data: bytes) -> Extracted:
     return Extracted("blocks", title=title[:MAX_TITLE_CHARS] or None, blocks=tuple(blocks))
 
 
-def _is_furniture(tag) -> bool:
-    if getattr(tag, "attrs", None) is None:
-        return False
+def _remove(tags: list, condition: Callable[[object], bool] = lambda tag: True) -> None:
+    """Remove the tags that meet ``condition`` from the tree, with all they hold.
+
+    ``tags`` are in document order, so a tag inside one already chosen comes after it and is
+    passed over unchecked. (Asking a tag whether it was removed, ``tag.decomposed``, would search
+    its whole subtree: Beautiful Soup reads an attribute a removed tag no longer has as
+    ``find(name)``, which made a page nested n tags deep take n² steps.)
+    """
+    chosen, inside = [], set()
+    for tag in tags:
+        if id(tag.parent) in inside or condition(tag):
+            if id(tag.parent) not in inside:
+                chosen.append(tag)
+            inside.add(id(tag))
+    for tag in chosen:
+        tag.decompose()
+
+
+def _is_furniture(tag, in_content: bool) -> bool:
+    """Whether ``tag`` is page furniture (navigation, a banner, a hidden part); ``in_content``: it is inside <article> or <main>."""
     if tag.name in _FURNITURE:
         return True
-    if tag.name == "header" and tag.find_parent(("article", "main")) is None:
+    if tag.name == "header" and not in_content:
         return True  # the site's banner; an article's own header holds its title
     if tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).lower() == "true":
         return True
@@ -382,49 +446,66 @@ class _HtmlBlocks:
         self._flush()
         return self.blocks
 
+    def _walk(self, root) -> None:
+        """Visit the tree under ``root`` in document order.
+
+        An explicit stack, not recursion: browsers show a page nested thousands of tags deep,
+        which would exceed Python's recursion limit. Each level holds the children still to
+        visit and whether its element is a block (its text is flushed when it ends).
+        """
+        stack = [(iter(root.children), False)]
+        while stack:
+            child = next(stack[-1][0], None)
+            if child is None:
+                if stack.pop()[1]:
+                    self._flush()
+                continue
+            opened = self._visit(child)
+            if opened is not None:
+                stack.append((iter(child.children), opened))
+
     def _flush(self) -> None:
         text = _clean("".join(self.buffer))
         self.buffer.clear()
         if text and text != "•":  # a list item whose text sits in nested blocks leaves its bullet alone
             self.blocks.append(Block(text))
 
-    def _walk(self, node) -> None:
+    def _visit(self, node) -> bool | None:
+        """Take in ``node``; returns None when done with it, else whether it is a block whose children come next."""
         from bs4 import NavigableString
         from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 
-        for child in node.children:
-            if isinstance(child, NavigableString):
-                if not isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
-                    self.buffer.append(str(child))
-                continue
-            name = child.name
-            if name in _HEADINGS:
-                self._flush()
-                text = _clean(child.get_text(" "))
-                if text:
-                    self.blocks.append(Block(text, _HEADINGS[name]))
-            elif name == "table":
-                self._flush()
-                self.blocks += _table_blocks([[c.get_text(" ") for c in row.find_all(("td", "th"))]
-                                              for row in child.find_all("tr")])
-            elif name == "pre":
-                self._flush()
-                text = child.get_text().strip("\n")
-                if text.strip():
-                    self.blocks.append(Block(text))
-            elif name == "li":
-                self._flush()
-                self.buffer.append("• ")
-                self._walk(child)
-                self._flush()
-            elif name == "br":
-                self.buffer.append(" ")
-            elif name in _HTML_BLOCKS:
-                self._flush()
-                self._walk(child)
-                self._flush()
-            else:
-                self._walk(child)
+        if isinstance(node, NavigableString):
+            if not isinstance(node, (Comment, Declaration, Doctype, ProcessingInstruction)):
+                self.buffer.append(str(node))
+            return None
+        name = node.name
+        if name in _HEADINGS:
+            self._flush()
+            text = _clean(node.get_text(" "))
+            if text:
+                self.blocks.append(Block(text, _HEADINGS[name]))
+        elif name == "table":
+            self._flush()
+            self.blocks += _table_blocks([[c.get_text(" ") for c in row.find_all(("td", "th"))]
+                                          for row in node.find_all("tr")])
+        elif name == "pre":
+            self._flush()
+            text = node.get_text().strip("\n")
+            if text.strip():
+                self.blocks.append(Block(text))
+        elif name == "li":
+            self._flush()
+            self.buffer.append("• ")
+            return True
+        elif name == "br":
+            self.buffer.append(" ")
+        elif name in _HTML_BLOCKS:
+            self._flush()
+            return True
+        else:
+            return False
+        return None
 
 
 # ---------------------------------------------------------------- Word

@@ -92,3 +92,12 @@ def reader_only_with_the_real_model(request, monkeypatch):
     answer stage as it ships, reader included."""
     if request.node.get_closest_marker("slow") is None:
         monkeypatch.setenv("DOCQA_READER", "off")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the browser tests of a module (tests/browsing.py)."""
+    from browsing import launch_chromium
+
+    with launch_chromium() as browser:
+        yield browser

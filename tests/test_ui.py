@@ -393,3 +393,155 @@ def test_a_refused_ask_is_one_line_in_the_server_log(pipeline, capfd, caplog):
     assert "Traceback" not in out + err
     refused = [r.getMessage() for r in caplog.records if r.name == "docqa.ui"]
     assert len(refused) == 2 and "the question is empty" in refused[0] and all("\n" not in m for m in refused)
+
+
+# ---------------------------------------------------------------- finish (issue 20, items 13-18)
+
+def test_an_error_leaves_the_question_in_the_box_and_an_answer_clears_it(pipeline):
+    too_long = "Who hosted the first meeting? " + "x" * 2000
+    history, turns, box = respond(pipeline, too_long, [], [], 3)
+    assert "docqa takes up to 2,000" in history[-1]["content"] and box == too_long and turns == []
+    _, turns, box = respond(pipeline, "Who hosted the first meeting?", history, turns, 3)
+    assert box == "" and len(turns) == 1
+
+
+def test_a_declined_followup_says_how_it_was_read(pipeline):
+    history, turns, _ = respond(pipeline, "Which meetings did the group organize in 2010?", [], [], 5)
+    history, turns, _ = respond(pipeline, "When was it founded?", history, turns, 5)
+    reply = plain(history[-1]["content"])
+    assert turns[-1].search_query == "When was it founded? meetings group organize 2010" and not turns[-1].answer.answerable
+    assert reply.startswith("“When was it founded?” was read as a follow-up of the previous question and searched "
+                            "for as “When was it founded? meetings group organize 2010”. The documents don't say")
+    assert "“2010” comes from the previous question, not from yours" in reply
+
+
+def test_a_decline_names_only_the_words_the_user_did_not_type():
+    from docqa.followups import explain_declined_followup
+
+    decline = "The documents don't say: the passages found that mention “2010” or “meetings” do not give the date asked for."
+    borrowed = explain_declined_followup("When were the meetings?", "When were the meetings? group 2010", decline)
+    assert borrowed.endswith("“2010” comes from the previous question, not from yours: to ask about something else, "
+                             "name it in the question.")
+    typed = explain_declined_followup("And in 2010?", "And in 2010? meetings", "… no document mentions “2010”.")
+    assert "comes from" not in typed and "searched for as “And in 2010? meetings”" in typed
+
+
+MARKDOWN = Document("guide.md", "# Guide\n\n## Opening hours\n\nThe room opens at **nine** on `weekdays`. Bring a *pass*.\n", "0")
+MD_CHUNK = Chunk("m1", "guide.md", 27, 84, MARKDOWN.text[27:84], 14, section=("Guide", "Opening hours"))
+MD_QUOTE = Citation(1, "guide.md", "m1", 27, 68, MARKDOWN.text[27:68])
+
+
+def test_markdown_passages_show_headings_and_emphasis_and_mark_the_quote_exactly():
+    answer = Answer("q?", "x [1]", True, (MD_QUOTE,), (Hit(MD_CHUNK, 0.5, 1),))
+    panel = render_sources(Turn(1, "q?", "q?", "hybrid", 5, answer, 1), {MARKDOWN.source: MARKDOWN}, context_chars=100)
+    passage = panel[panel.index('<div class="docqa-passage">'):]
+    assert '<span class="docqa-md-h1"><span class="docqa-context">Guide</span></span>' in passage
+    assert '<span class="docqa-md-h2"><span class="docqa-context">Opening hours</span></span>' in passage
+    assert "#" not in passage and "**" not in passage and "`" not in passage
+    assert '<mark>The room opens at </mark><span class="docqa-md-strong"><mark>nine</mark></span>' in passage
+    marked = "".join(part.split("</mark>")[0] for part in passage.split("<mark>")[1:])
+    assert marked == "The room opens at nine on weekdays."  # the quote, its syntax hidden, nothing else
+    from docqa.ui_render import markdown_spans
+
+    hidden, styled = markdown_spans(MARKDOWN.text, 0, len(MARKDOWN.text))
+    shown = "".join(ch for i, ch in enumerate(MARKDOWN.text) if not any(a <= i < b for a, b in hidden))
+    assert shown == "Guide\n\nOpening hours\n\nThe room opens at nine on weekdays. Bring a pass.\n"
+    assert {css for _, _, css in styled} == {"docqa-md-h1", "docqa-md-h2", "docqa-md-strong", "docqa-md-code", "docqa-md-em"}
+    plain_text = render_sources(Turn(1, "q?", "q?", "hybrid", 5, ANSWERED, 1), {DOCUMENT.source: DOCUMENT})
+    assert "docqa-md" not in plain_text  # a .txt file is shown as typed
+
+
+def test_sources_say_when_their_file_changed_or_was_removed_since_the_answer():
+    turn = Turn(1, "q?", "q?", "dense", 5, ANSWERED, 1)
+    assert "since this answer" not in render_sources(turn, {DOCUMENT.source: DOCUMENT})
+    changed = Document(DOCUMENT.source, "A new first line. " + DOCUMENT.text, "1")
+    panel = render_sources(turn, {DOCUMENT.source: changed}, context_chars=200)
+    assert "a&lt;b&gt;.txt has changed since this answer: the passage is shown as it was" in panel
+    assert "<mark>The quote is here.</mark>" in panel and "A new first line" not in panel
+    assert "a&lt;b&gt;.txt has been removed since this answer" in render_sources(turn, {})
+
+
+def test_the_conversation_kept_in_the_browser_comes_back_as_it_was(pipeline):
+    from docqa.ui import conversation_record, restore_conversation
+
+    history, turns, _ = respond(pipeline, "Who hosted the first meeting?", [], [], 3)
+    history, turns, _ = respond(pipeline, "", history, turns, 3)  # an error reply is kept too
+    history, turns, _ = respond(pipeline, "Who hosted it?", history, turns, 3)
+    record = json.loads(json.dumps(conversation_record(history, turns)))  # as the browser stores it
+    restored_history, restored = restore_conversation(record, pipeline.index.documents)
+    assert restored_history == history and restored == turns
+    assert restore_conversation(None, {}) == ([], [])
+    damaged = json.loads(json.dumps(record))
+    damaged["turns"][0]["answer"]["passages"][0]["chunk"]["start"] = "0"
+    assert restore_conversation(damaged, {}) == ([], [])  # a record of another shape: a new conversation
+    assert restore_conversation({**record, "version": 0}, {}) == ([], [])
+    assert restore_conversation({**record, "history": [{"role": "system", "content": "x"}]}, {}) == ([], [])
+
+
+# ---------------------------------------------------------------- wording (issue 20, item 18)
+
+def test_the_upload_report_counts_in_the_singular(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "only.txt").write_text("The only document says one thing.", encoding="utf-8")
+    pipeline = Pipeline(corpus, tmp_path / "index", embedder=embedder, chunking=ChunkingParams(40, 8))
+    report = plain(reindex_and_report(pipeline, ["added only.txt"])[0])
+    assert "indexed 1 document, 1 passage in" in report and "(embedded 1 new passage)" in report
+    assert "the index holds 1 document, 1 passage." in plain(reindex_and_report(pipeline, ["checked"])[0])
+
+
+def test_search_says_how_many_passages_and_how_long_as_people_read_it(small_corpus, tmp_path, embedder, capsys, monkeypatch):
+    monkeypatch.setenv("DOCQA_NO_PROGRESS", "1")
+    from docqa.cli import main
+
+    assert main(["search", "meetings", "-k", "1", "--corpus", str(small_corpus), "--index", str(tmp_path / "index")],
+                embedder=embedder) == 0
+    err = capsys.readouterr().err
+    assert "(1 passage in " in err and "passages" not in err.splitlines()[-1]
+    from docqa.cli import _duration
+
+    assert (_duration(13.183), _duration(0.0421)) == ("13.2 s", "42 ms")
+
+
+def test_no_build_names_the_folders_given_in_the_command_to_run(small_corpus, tmp_path, embedder, capsys):
+    from docqa.cli import main
+
+    folders = ["--corpus", str(small_corpus), "--index", str(tmp_path / "my index")]
+    assert main(["ask", "Who?", "--no-build", *folders], embedder=embedder) == 1
+    assert f"run `docqa index --corpus {small_corpus} --index '{tmp_path / 'my index'}'` to build it" in capsys.readouterr().err
+    assert main(["index", *folders], embedder=embedder) == 0
+    (small_corpus / "added.txt").write_text("Something new.", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["search", "meetings", "--no-build", *folders], embedder=embedder) == 1
+    assert f"run `docqa index --corpus {small_corpus} --index '{tmp_path / 'my index'}'` to update it" in capsys.readouterr().err
+
+
+def test_a_missing_corpus_is_the_first_thing_said(tmp_path, embedder, capsys):
+    from docqa.cli import main
+
+    assert main(["index", "--corpus", str(tmp_path / "nowhere"), "--index", str(tmp_path / "index")], embedder=embedder) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("docqa: error: corpus folder") and "no index yet" not in err
+
+
+def test_the_server_prints_no_share_hint_a_docqa_user_cannot_act_on(pipeline, capfd):
+    from docqa.ui import serve
+
+    app = serve(pipeline, host="127.0.0.1", port=free_port(), block=False)
+    app.close()
+    out, err = capfd.readouterr()
+    assert "share" not in out + err
+
+
+def test_docqa_serve_says_where_the_app_runs(pipeline, capfd, monkeypatch):
+    from docqa import cli
+
+    closed = []
+    monkeypatch.setattr(cli, "_wait_until_closed", lambda app: closed.append(app.local_url))  # instead of serving on
+    port = free_port()
+    assert cli.main(["serve", "--port", str(port), "--corpus", str(pipeline.corpus_dir), "--index", str(pipeline.index_dir)],
+                    embedder=pipeline.embedder) == 0
+    out, err = capfd.readouterr()
+    assert closed == [f"http://127.0.0.1:{port}/"]
+    assert f"docqa: the chat app is running on http://127.0.0.1:{port}/ (Ctrl+C stops it)" in out
+    assert "Running on local URL" not in out  # Gradio's line, which would say it twice

@@ -7,41 +7,18 @@ screenshot of docs/screenshot.png (written there only with DOCQA_UPDATE_SCREENSH
 
 import os
 import re
-from pathlib import Path
 
 import pytest
-
+from browsing import TIMEOUT, expect, serve_pipeline
+from browsing import ask as ask_in_chat
 from conftest import ROOT, SMALL_CORPUS, HashingEmbedder
+
 from docqa.chunking import ChunkingParams
 from docqa.errors import DocqaError
 from docqa.pipeline import Pipeline
-from servers import free_port
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with the dev extra: pip install -e '.[dev]'")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no browser at {CHROMIUM}: apt-get install -y chromium")
-expect = sync_api.expect
 
 INJECTION_NAME = "<img src=x onerror=alert(2)>.md"
 INJECTION_TEXT = "The spreadsheet macro contained <script>alert(1)</script> and <img src=x onerror=alert(1)> in its cells."
-TIMEOUT = 15_000  # ms; answers take well under a second with the fake embedder
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def serve_pipeline(pipeline: Pipeline):
-    from docqa.ui import serve
-
-    port = free_port()
-    return serve(pipeline, host="127.0.0.1", port=port, block=False), f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +61,10 @@ def app_page(browser, served):
 
 
 def ask(page, question: str):
-    """Type ``question``, send it, and wait for its answer; returns the answer's chat bubble."""
-    bubbles = page.locator("#docqa-chat [data-testid=bot]")
-    before = bubbles.count()
-    page.fill("#docqa-question textarea", question)
-    page.keyboard.press("Enter")
-    expect(bubbles).to_have_count(before + 1, timeout=TIMEOUT)
+    """Type ``question``, send it, and wait for its answer and its sources; returns the answer's chat bubble."""
+    bubble = ask_in_chat(page, question)
     expect(page.locator("#docqa-sources-panel .docqa-question")).to_contain_text(question, timeout=TIMEOUT)
-    return bubbles.nth(before)
+    return bubble
 
 
 def test_an_answer_cites_its_source_and_a_followup_follows_the_conversation(app_page):

@@ -188,11 +188,15 @@ def _run_index(pipeline, args) -> int:
                 )
                 return 0
         except IndexNotFound:
-            reasons = ["no index yet"]
+            if not pipeline.corpus_dir.is_dir():
+                reasons = []  # the build says what is wrong with the corpus folder; "no index yet" is beside the point
+            else:
+                reasons = ["no index yet"]
         except CorruptIndex as error:
             # the advice of the message is what this command is about to do
             reasons, rebuild = [f"{str(error).removesuffix('; ' + REBUILD_HINT)}: building it again"], True
-        print(f"indexing {pipeline.corpus_dir}: {'; '.join(reasons)}", file=sys.stderr)
+        if reasons:
+            print(f"indexing {pipeline.corpus_dir}: {'; '.join(reasons)}", file=sys.stderr)
     report = pipeline.build(progress=_progress(), rebuild=rebuild)
     _print_build_report(report, sys.stdout)
     return 0
@@ -219,6 +223,11 @@ def _print_build_report(report, stream) -> None:
         print(f"    {skipped.source}: {skipped.reason}", file=stream)
 
 
+def _duration(seconds: float) -> str:
+    """A time as people read it: "42 ms" under a second, "13.2 s" above."""
+    return f"{1000 * seconds:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
 def _names(names: list[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
@@ -228,9 +237,28 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _prepare(pipeline, args) -> None:
-    report = pipeline.ensure_index(build=not args.no_build, progress=_progress())
+    from .errors import IndexNotFound, StaleIndex
+
+    try:
+        report = pipeline.ensure_index(build=not args.no_build, progress=_progress())
+    except (IndexNotFound, StaleIndex) as error:
+        # the command to run must build the index this command reads: the same --corpus and --index
+        command = _index_command(args)
+        if command == "docqa index" or "`docqa index`" not in str(error):
+            raise
+        message = str(error).replace("`docqa index`", f"`{command}`")
+        raise (StaleIndex(message, error.reasons) if isinstance(error, StaleIndex) else IndexNotFound(message)) from None
     if report is not None:
         _print_build_report(report, sys.stderr)
+
+
+def _index_command(args) -> str:
+    """``docqa index`` with the --corpus and --index of this command line, as a shell reads it."""
+    words = ["docqa", "index"]
+    for flag in ("corpus", "index"):
+        if getattr(args, flag, None) is not None:
+            words += [f"--{flag}", str(getattr(args, flag))]
+    return shlex.join(words)
 
 
 def _k(pipeline, args) -> int:
@@ -248,7 +276,7 @@ def _run_search(pipeline, args) -> int:
         return 0
     for hit in hits:
         _print_passage(hit)
-    print(f"({len(hits)} passages in {1000 * (time.perf_counter() - started):.0f} ms)", file=sys.stderr)
+    print(f"({_plural(len(hits), 'passage')} in {_duration(time.perf_counter() - started)})", file=sys.stderr)
     return 0
 
 
@@ -412,8 +440,18 @@ def _run_serve(pipeline, args) -> int:
 
     config.auth_credentials()  # a malformed DOCQA_AUTH stops here, before any indexing
     _prepare(pipeline, args)
-    serve(pipeline, host=args.host, port=args.port)
+    app = serve(pipeline, host=args.host, port=args.port, block=False)
+    print(f"docqa: the chat app is running on {app.local_url} (Ctrl+C stops it)", flush=True)
+    try:
+        _wait_until_closed(app)
+    finally:
+        app.close()
     return 0
+
+
+def _wait_until_closed(app) -> None:
+    while app.is_running:
+        time.sleep(0.5)
 
 
 _COMMANDS = {"index": _run_index, "search": _run_search, "ask": _run_ask, "batch": _run_batch,

@@ -5,6 +5,7 @@ follow-up is searched together with the content words of the previous turn's que
 files, no models, no Gradio.
 """
 
+import re
 from typing import Callable
 
 from .terms import QUESTION_WORDS, STOPWORDS, stem, words
@@ -61,3 +62,34 @@ def resolve_followup(question: str, previous_query: str | None, *, max_own_terms
         seen.add(term)
         added.append(word)
     return f"{question} {' '.join(added)}" if added else question
+
+
+def explain_declined_followup(question: str, search_query: str, decline: str) -> str:
+    """The reply to a follow-up that was completed and then declined: how it was read, then why.
+
+    A decline names words of what was searched ("the passages found that mention “2010” …"),
+    and those may come from the previous question, not from the one just typed. The reply
+    says what the question was searched as, gives the decline, and names the quoted words the
+    user did not type, so that the question can be asked again with its own subject.
+
+    Args:
+        question: the question as typed ("When was it founded?").
+        search_query: what it was searched as, completed with the previous query's words.
+        decline: the answer's decline text.
+
+    Returns:
+        The reply as plain text (to be escaped for display).
+    """
+    question, search_query = question.strip(), search_query.strip()
+    typed = {stem(word) for word in words(question)}
+    borrowed = list(dict.fromkeys(
+        quoted for quoted in re.findall(r"“([^”]+)”", decline)
+        if not all(stem(word) in typed for word in words(quoted))
+    ))
+    text = (f"“{question}” was read as a follow-up of the previous question and searched for as "
+            f"“{search_query}”. {decline}")
+    if borrowed:
+        listed = " and ".join(f"“{word}”" for word in borrowed)
+        text += (f" {listed} {'comes' if len(borrowed) == 1 else 'come'} from the previous question, not from yours: "
+                 f"to ask about something else, name it in the question.")
+    return text

@@ -17,16 +17,18 @@ import logging
 import os
 import threading
 from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
 from typing import Mapping, Sequence
 
 from . import config
 from .cleaning import replace_surrogates
 from .corpus import FORMATS_READ
 from .errors import DocqaError, InvalidQuery
-from .followups import resolve_followup
+from .followups import explain_declined_followup, resolve_followup
 from .pipeline import Pipeline
 from .retrieve import MODES, RetrievalSettings
-from .types import Document
+from .types import Answer, Chunk, Citation, Document, Hit
 from .ui_render import UNEXPECTED, Turn, escape_html, escape_markdown, format_reply, render_sources
 from .uploads import (MAX_UPLOAD_BYTES, add_documents, corpus_sources, reindex_and_report, remove_document,
                       remove_stale_uploads)
@@ -59,7 +61,7 @@ def respond(pipeline: Pipeline, message: str, history: list | None, turns: list 
 
     Returns:
         The chat history with the exchange added, the turns (a new one when answered), and
-        the cleared question box.
+        the question box: cleared when answered, the question as typed after an error.
     """
     history, turns, message = list(history or []), list(turns or []), replace_surrogates(message or "")
     # an empty question still gets its bubble, one that can be seen, so that each answer follows its question
@@ -75,14 +77,21 @@ def respond(pipeline: Pipeline, message: str, history: list | None, turns: list 
                               search_query=search_query if search_query != message.strip() else None)
         turn = Turn(len(turns) + 1, message.strip(), search_query, settings.mode, k, answer, len(history))
         turns.append(turn)
-        content = format_reply(answer, turn.number)
+        if not answer.answerable and search_query != turn.question:
+            # the decline may name words the user never typed: say how the question was read
+            content = escape_markdown(explain_declined_followup(turn.question, search_query, answer.text))
+        else:
+            content = format_reply(answer, turn.number)
     except DocqaError as error:
         content = f"⚠️ {escape_markdown(str(error))}"
     except Exception:  # the UI shows a message, never a stack trace
         logger.exception("failed to answer %r", message)
         content = f"⚠️ {UNEXPECTED}"
+    else:
+        message = ""  # answered: the box is cleared for the next question
     history.append({"role": "assistant", "content": content})
-    return history, turns, ""
+    # after an error the question stays in the box, to be shortened or corrected
+    return history, turns, message
 
 
 def turn_for_message(turns: Sequence[Turn], message_index: int) -> Turn | None:
@@ -100,6 +109,70 @@ def ask_record(pipeline: Pipeline, question: str, k: int | None = DEFAULT_K, mod
         raise InvalidQuery(f"k must be a whole number from 1 to {size}, the passages in the index")
     retrieval = RetrievalSettings(mode=mode) if mode else None
     return pipeline.ask(question, k=int(k), retrieval=retrieval).to_record()
+
+
+# ---------------------------------------------------------------- the conversation kept in the browser
+
+CONVERSATION_VERSION = 1
+CONVERSATION_KEY = "docqa-conversation"  # its key in the browser's local storage
+
+
+def conversation_record(history: list | None, turns: Sequence[Turn] | None) -> dict:
+    """The conversation as JSON for the browser to keep, so that a reload does not lose it."""
+    return {"version": CONVERSATION_VERSION, "history": list(history or []),
+            "turns": [_turn_record(turn) for turn in turns or []]}
+
+
+def restore_conversation(record, documents: Mapping[str, Document]) -> tuple[list, list[Turn]]:
+    """The chat history and turns of a ``conversation_record`` read back from the browser.
+
+    What the browser sends is input like any other: a record of another shape (an older
+    version, edited by hand, cut short) gives an empty conversation, never an error.
+    """
+    if not isinstance(record, dict) or record.get("version") != CONVERSATION_VERSION:
+        return [], []
+    try:
+        history = record["history"]
+        if not isinstance(history, list) or not all(
+                isinstance(m, dict) and m.get("role") in ("user", "assistant") for m in history):
+            raise ValueError("a message without a role")
+        turns = [_turn_from_record(item) for item in record["turns"]]
+        if [turn.number for turn in turns] != list(range(1, len(turns) + 1)) or any(
+                not 0 < turn.message_index < len(history) for turn in turns):
+            raise ValueError("turns out of order")
+        for turn in turns:  # each is shown again: its values must render
+            render_sources(turn, documents)
+            format_reply(turn.answer, turn.number)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        logger.info("the conversation kept in the browser could not be read; starting a new one", exc_info=True)
+        return [], []
+    return history, turns
+
+
+def _turn_record(turn: Turn) -> dict:
+    answer = turn.answer
+    return {"number": turn.number, "question": turn.question, "search_query": turn.search_query, "mode": turn.mode,
+            "k": turn.k, "message_index": turn.message_index,
+            "answer": {"question": answer.question, "text": answer.text, "answerable": answer.answerable,
+                       "citations": [asdict(citation) for citation in answer.citations],
+                       "passages": [asdict(hit) for hit in answer.passages]}}
+
+
+def _turn_from_record(item: dict) -> Turn:
+    answer = item["answer"]
+    citations = tuple(Citation(**{**c, "section": tuple(c["section"])}) for c in answer["citations"])
+    passages = tuple(Hit(**{**h, "chunk": Chunk(**{**h["chunk"], "section": tuple(h["chunk"]["section"])})})
+                     for h in answer["passages"])
+    for value, kind in [(item["number"], int), (item["k"], int), (item["message_index"], int), (item["question"], str),
+                        (item["search_query"], str), (item["mode"], str), (answer["text"], str), (answer["answerable"], bool),
+                        *((c.start, int) for c in citations), *((c.end, int) for c in citations),
+                        *((h.chunk.start, int) for h in passages), *((h.chunk.end, int) for h in passages),
+                        *((h.chunk.text, str) for h in passages), *((h.score, (int, float)) for h in passages)]:
+        if not isinstance(value, kind):
+            raise TypeError(f"{value!r} is not {kind}")
+    return Turn(item["number"], item["question"], item["search_query"], item["mode"], item["k"],
+                Answer(answer["question"], answer["text"], answer["answerable"], citations, passages),
+                item["message_index"])
 
 
 # ---------------------------------------------------------------- documents
@@ -124,61 +197,12 @@ def render_documents(pipeline: Pipeline) -> str:
 
 # ---------------------------------------------------------------- the app
 
-CSS = """
-.docqa-title h1 { margin: 0 0 2px 0; font-size: 1.6rem; }
-.docqa-title p { margin: 0; color: var(--body-text-color-subdued); }
-/* !important: Gradio's block style sets overflow visible, which clipped the panel's lower entries */
-#docqa-sources-panel { max-height: 72vh; overflow-y: auto !important; }
-.docqa-sources { font-size: 0.95rem; line-height: 1.5; }
-.docqa-empty { color: var(--body-text-color-subdued); padding: 12px; border: 1px dashed var(--border-color-primary); border-radius: 8px; }
-.docqa-question, .docqa-query { margin: 0 0 6px 0; }
-.docqa-query { color: var(--body-text-color-subdued); font-size: 0.88rem; }
-.docqa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin: 8px 0; scroll-margin-top: 12px; }
-.docqa-source header { margin-bottom: 6px; }
-.docqa-where { font-size: 0.9rem; }
-.docqa-doc-title { font-style: italic; }
-.docqa-label { font-weight: 700; color: var(--color-accent); }
-.docqa-file { font-weight: 600; }
-.docqa-meta { color: var(--body-text-color-subdued); font-size: 0.85rem; }
-.docqa-passage { white-space: pre-wrap; overflow-wrap: anywhere; }
-.docqa-passage mark { background: #fde68a; color: #1f2937; border-radius: 2px; padding: 0 1px; }
-.docqa-context { color: var(--body-text-color-subdued); }
-.docqa-unsupported { border-style: dashed; }
-.docqa-unsupported .docqa-label { color: var(--body-text-color-subdued); }
-.docqa-badge { margin-left: 8px; font-size: 0.78rem; padding: 1px 6px; border-radius: 10px; background: var(--background-fill-secondary); color: var(--body-text-color-subdued); border: 1px solid var(--border-color-primary); white-space: nowrap; }
-.docqa-notice { background: #fef3c7; color: #78350f; border-radius: 6px; padding: 8px 10px; margin: 6px 0; }
-.docqa-others summary { cursor: pointer; margin-top: 6px; color: var(--body-text-color-subdued); }
-.docqa-flash { outline: 3px solid var(--color-accent); }
-a.docqa-marker { font-weight: 700; text-decoration: none; color: var(--color-accent); }
-.docqa-documents { width: 100%; border-collapse: collapse; }
-.docqa-documents th, .docqa-documents td { text-align: left; padding: 4px 8px; border: none !important; border-bottom: 1px solid var(--border-color-primary) !important; }
-.docqa-documents th:first-child { width: 70%; }
-"""
+ASSETS = Path(__file__).resolve().parent  # ui.css and ui.js, the page's style and behaviour
 
-# A marker [n] in an answer scrolls the sources panel to its entry. Clicking a message also
-# selects its answer, so the entry may appear a moment after the click: look for it briefly.
-JS = """
-() => {
-  document.addEventListener("click", (event) => {
-    const link = event.target.closest && event.target.closest("a.docqa-marker");
-    if (!link) return;
-    event.preventDefault();
-    const id = (link.getAttribute("href") || "").slice(1);
-    let tries = 0;
-    const show = () => {
-      const entry = document.getElementById(id);
-      if (entry) {
-        entry.scrollIntoView({behavior: "smooth", block: "nearest"});
-        entry.classList.add("docqa-flash");
-        setTimeout(() => entry.classList.remove("docqa-flash"), 1600);
-      } else if (tries++ < 30) {
-        setTimeout(show, 100);
-      }
-    };
-    show();
-  }, true);
-}
-"""
+
+def page_assets() -> tuple[str, str]:
+    """The CSS and the JavaScript (one function run when the page loads) of the app."""
+    return (ASSETS / "ui.css").read_text(encoding="utf-8"), (ASSETS / "ui.js").read_text(encoding="utf-8")
 
 
 def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
@@ -206,7 +230,8 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
 
     def on_ask(message, history, turns, k, mode, context):
         history, turns, cleared = respond(pipeline, message, history, turns, k, mode)
-        return history, turns, None, shown(turns, None, context), cleared
+        # the browser keeps the conversation from the same reply, so a reload right after it loses nothing
+        return history, turns, None, shown(turns, None, context), cleared, conversation_record(history, turns)
 
     def on_example(event: gr.SelectData, history, turns, k, mode, context):
         return on_ask(event.value["text"], history, turns, k, mode, context)
@@ -239,9 +264,15 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
             logger.warning("/ask refused: %s", error)
             raise gr.Error(str(error), print_exception=False) from None
 
+    def on_load(record):
+        history, restored = restore_conversation(record, documents())
+        return history, restored, None, shown(restored, None, 0)
+
     with gr.Blocks(title="docqa", analytics_enabled=False) as app:
         turns = gr.State([])
         selected = gr.State(None)
+        # the conversation survives a reload: the browser keeps it (its local storage, this browser only)
+        kept = gr.BrowserState(None, storage_key=CONVERSATION_KEY)
         gr.HTML('<div class="docqa-title"><h1>docqa</h1><p>Ask about the documents: every answer quotes '
                 'the sentences it comes from, and the sources show where.</p></div>')
         with gr.Tabs():
@@ -284,14 +315,15 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
                 status = gr.Markdown(elem_id="docqa-status")
 
         ask_inputs = [question, chatbot, turns, k, mode, context]
-        ask_outputs = [chatbot, turns, selected, sources, question]
+        ask_outputs = [chatbot, turns, selected, sources, question, kept]
         send.click(on_ask, ask_inputs, ask_outputs, api_visibility="private")
         question.submit(on_ask, ask_inputs, ask_outputs, api_visibility="private")
         chatbot.example_select(on_example, [chatbot, turns, k, mode, context], ask_outputs, api_visibility="private")
         chatbot.select(on_select, [turns, context], [selected, sources], api_visibility="private")
         context.change(shown, [turns, selected, context], sources, api_visibility="private")
-        clear.click(lambda: ([], [], None, render_sources(None, {}), ""), None, ask_outputs, api_visibility="private")
-        chatbot.clear(lambda: ([], None, render_sources(None, {})), None, [turns, selected, sources], api_visibility="private")
+        clear.click(lambda: ([], [], None, render_sources(None, {}), "", None), None, ask_outputs, api_visibility="private")
+        chatbot.clear(lambda: ([], None, render_sources(None, {}), None), None, [turns, selected, sources, kept],
+                      api_visibility="private")
         status_outputs = [status, documents_table, choice]
         upload.upload(on_upload, [upload, replace], [*status_outputs, upload, replace], api_visibility="private")
         remove.click(on_remove, choice, status_outputs,
@@ -299,6 +331,7 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
                      api_visibility="private")
         refresh.click(on_refresh, None, status_outputs, api_visibility="private")
         app.load(lambda: on_documents_changed(""), None, status_outputs, api_visibility="private")
+        app.load(on_load, kept, [chatbot, turns, selected, sources], api_visibility="private")
 
         api_question = gr.Textbox(visible=False)
         api_k = gr.Number(value=DEFAULT_K, precision=0, visible=False)
@@ -311,7 +344,9 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
 
 def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True,
           auth: Sequence[tuple[str, str]] | None = None):
-    """Launch the app on ``host:port`` and print its address; with ``block=False`` return at once.
+    """Launch the app on ``host:port``; with ``block=False`` return it at once (its address is ``app.local_url``).
+
+    Gradio's own start-up lines are left out; ``docqa serve`` prints where the app runs.
 
     Args:
         auth: the users who may log in, as (user, password) pairs; by default those of
@@ -331,8 +366,10 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, *, bloc
     app.queue(default_concurrency_limit=4)
     # The model loads in a few seconds; do it while the page opens rather than on the first question.
     threading.Thread(target=_warm_up, args=(pipeline,), name="docqa-warm-up", daemon=True).start()
-    app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=False,
-               footer_links=["api"], css=CSS, js=JS, max_file_size=MAX_UPLOAD_BYTES, show_error=False,
+    css, js = page_assets()
+    # quiet: Gradio's own lines end with "set share=True", which a docqa user has no way to act on
+    app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=True,
+               footer_links=["api"], css=css, js=js, max_file_size=MAX_UPLOAD_BYTES, show_error=False,
                auth=_password_check(credentials) if credentials else None,
                auth_message="docqa: log in with the user name and password you were given.")
     return app

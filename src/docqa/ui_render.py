@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .types import Answer, Citation, Document, Hit, section_label
+from .types import Answer, Chunk, Citation, Document, Hit, section_label
 
 UNEXPECTED = "Something went wrong; the details are in the server log."
 
@@ -62,12 +62,13 @@ def render_sources(turn: Turn | None, documents: Mapping[str, Document], context
         return ('<div class="docqa-sources docqa-empty">Sources appear here: every passage an answer '
                 'cites, with the quoted sentence highlighted.</div>')
     answer = turn.answer
-    parts = ['<div class="docqa-sources">',
+    # the head stays at the top of the panel while it scrolls to a marker's entry (ui.css)
+    parts = ['<div class="docqa-sources">', '<div class="docqa-panel-head">',
              f'<p class="docqa-question">Sources for <q>{escape_html(turn.question)}</q></p>',
              f'<p class="docqa-query">Searched for <q>{escape_html(turn.search_query)}</q> '
              f'({escape_html(turn.mode)}, {turn.k} passage{"" if turn.k == 1 else "s"})'
              + (' — the question was completed with the previous one’s subject' if turn.search_query != turn.question else '')
-             + '</p>']
+             + '</p>', '</div>']
     hits = {hit.chunk.chunk_id: hit for hit in answer.passages}
     if answer.answerable:
         for citation in answer.citations:
@@ -119,13 +120,29 @@ def _entry(element_id: str, label: str, source: str, page: int | None, start: in
               f'{badge}{where_html}<div class="docqa-meta">{place}characters {start}–{end}{score}</div></header>')
     body = _passage_html(hit, citations, documents.get(source), context_chars) if hit is not None else (
         f"<mark>{escape_html(citations[0].quote)}</mark>" if citations else "")
-    return f'<article id="{element_id}" class="docqa-source {css}">{header}<div class="docqa-passage">{body}</div></article>'
+    notice = _change_notice(hit, source, documents) if hit is not None else ""
+    return (f'<article id="{element_id}" class="docqa-source {css}">{header}{notice}'
+            f'<div class="docqa-passage">{body}</div></article>')
+
+
+def passage_is_current(chunk: Chunk, document: Document | None) -> bool:
+    """Whether the document still holds ``chunk`` where it was when the answer was given."""
+    return document is not None and document.text[chunk.start:chunk.end] == chunk.text
+
+
+def _change_notice(hit: Hit, source: str, documents: Mapping[str, Document]) -> str:
+    """A line on an entry whose file was changed or removed after the answer (the passage is shown as answered)."""
+    if passage_is_current(hit.chunk, documents.get(source)):
+        return ""
+    what = "has been removed" if source not in documents else "has changed"
+    return (f'<p class="docqa-notice docqa-changed">{escape_html(source)} {what} since this answer: the passage is '
+            f'shown as it was when answered.</p>')
 
 
 def _passage_html(hit: Hit, citations: Sequence[Citation], document: Document | None, context_chars: int) -> str:
     """The passage with its quotes in <mark>, and ``context_chars`` of the document on each side."""
     chunk = hit.chunk
-    if document is not None and document.text[chunk.start:chunk.end] == chunk.text:
+    if passage_is_current(chunk, document):
         text, offset = document.text, 0
     else:  # the document changed or was removed since: show the passage as it was answered from
         text, offset, context_chars = chunk.text, chunk.start, 0
@@ -134,17 +151,68 @@ def _passage_html(hit: Hit, citations: Sequence[Citation], document: Document | 
     start, end = max(0, start), min(len(text), end)
     window_start, window_end = _word_window(text, start, end, max(0, int(context_chars)))
     quotes = [(c.start - offset, c.end - offset) for c in citations]
-    cuts = sorted({window_start, window_end, start, end, *(p for q in quotes for p in q if window_start < p < window_end)})
+    hidden, styled = markdown_spans(text, window_start, window_end) if _is_markdown(chunk.source) else ([], [])
+    bounds = [p for q in [*quotes, *hidden, *((a, b) for a, b, _ in styled)] for p in q]
+    cuts = sorted({window_start, window_end, start, end, *(p for p in bounds if window_start < p < window_end)})
     pieces = ["… " if window_start > 0 else ""]
     for a, b in zip(cuts, cuts[1:]):
+        if any(ha <= a and b <= hb for ha, hb in hidden):
+            continue  # Markdown syntax ("## ", "**"): its effect is shown instead
         piece = escape_html(text[a:b])
         if any(qa <= a and b <= qb for qa, qb in quotes):
             piece = f"<mark>{piece}</mark>"
         if b <= start or a >= end:
             piece = f'<span class="docqa-context">{piece}</span>'
+        for sa, sb, css in styled:
+            if sa <= a and b <= sb:
+                piece = f'<span class="{css}">{piece}</span>'
         pieces.append(piece)
     pieces.append(" …" if window_end < len(text) else "")
     return "".join(pieces)
+
+
+# Markdown as docqa reads it (corpus.STREAMED): the passage shows headings, emphasis and code as such,
+# and hides their syntax, while every character shown keeps its place (the quote's <mark> stays exact).
+_MARKDOWN_SUFFIXES = (".md", ".markdown")
+_HEADING = re.compile(r"^(#{1,6})([ \t]+)(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
+_INLINE = [  # code first: what is inside backticks is shown as typed
+    (re.compile(r"(`)([^`\n]+)`"), "docqa-md-code"),
+    (re.compile(r"(?<![\w*])(\*\*|__)(?=\S)([^\n]*?\S)\1"), "docqa-md-strong"),
+    (re.compile(r"(?<![*\w])(\*)(?=[^\s*])([^*\n]*?[^\s*])\*(?![*\w])"), "docqa-md-em"),
+]
+
+
+def _is_markdown(source: str) -> bool:
+    return source.lower().endswith(_MARKDOWN_SUFFIXES)
+
+
+def markdown_spans(text: str, start: int, end: int) -> tuple[list[tuple[int, int]], list[tuple[int, int, str]]]:
+    """The Markdown syntax in the lines of ``text[start:end]``: what to hide, and what to style how.
+
+    Returns:
+        ``hidden``, spans of syntax characters (the "## " of a heading, the "**" around bold
+        words), and ``styled``, spans with the CSS class that shows their effect
+        (``docqa-md-h2``, ``docqa-md-strong``); offsets are into ``text``.
+    """
+    # whole lines: a heading's "#" or a closing "**" may lie outside the window
+    first, last = text.rfind("\n", 0, start) + 1, text.find("\n", end)
+    lines = text[first:len(text) if last == -1 else last]
+    hidden: list[tuple[int, int]] = []
+    styled: list[tuple[int, int, str]] = []
+    for match in _HEADING.finditer(lines):
+        hidden.append((first + match.start(1), first + match.end(2)))
+        hidden.append((first + match.end(3), first + match.end()))
+        styled.append((first + match.start(3), first + match.end(3), f"docqa-md-h{len(match.group(1))}"))
+    taken: list[tuple[int, int]] = []
+    for pattern, css in _INLINE:
+        for match in pattern.finditer(lines):
+            if any(a < match.end() and match.start() < b for a, b in taken):
+                continue  # overlaps code or emphasis found first: left as typed
+            taken.append(match.span())
+            hidden.append((first + match.start(1), first + match.end(1)))
+            hidden.append((first + match.end(2), first + match.end()))
+            styled.append((first + match.start(2), first + match.end(2), css))
+    return [(a, b) for a, b in hidden if a < b], styled
 
 
 def _word_window(text: str, start: int, end: int, context_chars: int) -> tuple[int, int]:

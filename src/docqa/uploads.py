@@ -182,11 +182,15 @@ def reindex_and_report(pipeline: Pipeline, done: list[str]) -> list[str]:
         logger.exception("indexing failed")
         return [f"✗ {UNEXPECTED}"]
     if report is None:  # the index was up to date
-        return [f"✓ {escape_markdown(', '.join(done))}; nothing changed: the index holds {len(index.documents)} "
-                f"documents, {index.size} passages."]
-    built = f" in {report.seconds:.1f} s (embedded {report.embedded} new passage{'s' if report.embedded != 1 else ''})"
-    return [f"✓ {escape_markdown(', '.join(done))}; indexed {len(index.documents)} documents, "
-            f"{index.size} passages{built}. Ask away."]
+        return [f"✓ {escape_markdown(', '.join(done))}; nothing changed: the index holds "
+                f"{_count(len(index.documents), 'document')}, {_count(index.size, 'passage')}."]
+    built = f" in {report.seconds:.1f} s (embedded {_count(report.embedded, 'new passage')})"
+    return [f"✓ {escape_markdown(', '.join(done))}; indexed {_count(len(index.documents), 'document')}, "
+            f"{_count(index.size, 'passage')}{built}. Ask away."]
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def corpus_sources(pipeline: Pipeline) -> list[str]:

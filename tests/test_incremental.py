@@ -136,9 +136,13 @@ def test_the_manifest_records_what_the_update_did(small_corpus, tmp_path, embedd
     report = update(small_corpus, index_dir, embedder)
     manifest = json.loads((index_dir / "manifest.json").read_text())
     assert report.chunks > 2
+    timings = {key: manifest["last_update"].pop(key) for key in ("read_seconds", "embed_seconds")}
     assert manifest["last_update"] == {"incremental": True, "files_read": 1, "chunks_embedded": 1,
                                        "chunks_reused": report.chunks - 1,
                                        "added": 0, "changed": 1, "removed": 0, "renamed": 0}
+    # where the update's time went, within the whole build's
+    assert 0 <= timings["read_seconds"] and 0 <= timings["embed_seconds"]
+    assert timings["read_seconds"] + timings["embed_seconds"] <= manifest["build_seconds"] + 0.001
 
 
 def test_docqa_index_says_what_it_updated(small_corpus, tmp_path, capsys):

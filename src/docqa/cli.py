@@ -26,6 +26,9 @@ DEFAULT_MODE = RetrievalSettings().mode
 
 
 def _add_common(parser: argparse.ArgumentParser, *, build_flag: bool = True, mode_flag: bool = True) -> None:
+    # -v after the command too ("docqa eval DIR -v"); SUPPRESS: when absent here, docqa's own -v stands
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log what docqa does to stderr")
     parser.add_argument("--corpus", type=Path, default=None,
                         help="folder of documents (default: corpus/, or DOCQA_CORPUS)")
     parser.add_argument("--index", type=Path, default=None,
@@ -95,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="folder for report.json, report.md and hit_at_k.png (default reports/<dataset>)")
     evaluate.add_argument("--limit", type=_positive_int, default=None,
                           help="at most N questions of each kind, drawn by a seeded shuffle (default: all)")
+    evaluate.add_argument("--split", choices=("test", "dev", "train"), default=None,
+                          help="BEIR: the qrels file to measure on, qrels/SPLIT.tsv (default test)")
+    evaluate.add_argument("--k-values", type=_positive_int, nargs="+", default=None, metavar="K",
+                          help="the k of hit@k and recall@k (default 1 3 5 10; BEIR 1 3 5 10 100); the ranking "
+                               "reaches the largest")
     evaluate.add_argument("--holdout-articles", type=int, default=0,
                           help="SQuAD: leave the last N articles out of the index and ask their questions, "
                                "which should be declined")
@@ -404,7 +412,7 @@ def _run_eval(pipeline, args) -> int:
     from .evaluate import configurations, run_evaluation
     from .report import format_table, write_report
 
-    dataset = load_dataset(args.dataset, holdout_articles=args.holdout_articles)
+    dataset = load_dataset(args.dataset, holdout_articles=args.holdout_articles, split=args.split)
     defaults = ChunkingParams()
     configs = configurations(
         args.chunk_tokens or [defaults.max_tokens],
@@ -425,7 +433,7 @@ def _run_eval(pipeline, args) -> int:
         dataset, configs, pipeline.embedder,
         cache_dir=(args.cache or config.cache_dir()) / "eval",
         corpus_dir=args.corpus or config.default_corpus_dir(),
-        limit=args.limit, progress=_progress(), retrieval_only=args.retrieval_only,
+        limit=args.limit, progress=_progress(), retrieval_only=args.retrieval_only, cutoffs=args.k_values,
     )
     report_dir = args.report or Path("reports") / args.dataset.stem
     command = "docqa " + shlex.join(args.argv)

@@ -28,7 +28,9 @@ class EvalQuestion:
     ``unanswerable`` (marked so in a gold set). For ``answerable`` questions, a passage is
     relevant when it is from ``gold_source`` and either (span mode) overlaps the gold
     paragraph or evidence, which is the ``gold_index``-th paragraph of the document or the
-    text ``evidence``, and contains one of ``answers``; or (document mode) whatever its span.
+    text ``evidence``, and contains one of ``answers``; or (document mode) the documents
+    themselves are what is judged, ``gold_grades`` giving each one's graded relevance (BEIR's
+    qrels scores: 1 relevant, 2 highly relevant).
     """
 
     id: str
@@ -38,6 +40,7 @@ class EvalQuestion:
     gold_sources: tuple[str, ...] = ()
     gold_paragraph: int | None = None
     evidence: str | None = None
+    gold_grades: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,18 +52,28 @@ class EvalSet:
     documents: dict[str, str] | None
     questions: tuple[EvalQuestion, ...]
     relevance: str  # "span" or "document"
+    split: str | None = None  # the qrels file a BEIR set was read with
 
 
-def load_dataset(path: Path, *, holdout_articles: int = 0) -> EvalSet:
+BEIR_SPLITS = ("test", "dev", "train")
+
+
+def load_dataset(path: Path, *, holdout_articles: int = 0, split: str | None = None) -> EvalSet:
     """Read a SQuAD JSON file, a BEIR folder or a docqa gold JSONL file.
+
+    Args:
+        split: a BEIR folder's qrels file, ``test`` (the default), ``dev`` or ``train``.
 
     Raises:
         DatasetError: the path is none of these, or is malformed.
     """
     path = Path(path)
+    if path.is_dir() and (path / "corpus.jsonl").is_file():
+        return load_beir(path, split or "test")
+    if split is not None:
+        raise DatasetError(f"--split applies to BEIR folders only (qrels/{split}.tsv); {path} is not one: "
+                           f"leave --split out")
     if path.is_dir():
-        if (path / "corpus.jsonl").is_file():
-            return load_beir(path)
         raise DatasetError(f"{path}: a folder, but not a BEIR dataset (no corpus.jsonl); pass a BEIR folder, a SQuAD .json or a .jsonl gold set")
     if not path.is_file():
         raise DatasetError(f"{path}: no such file or folder; check the path")
@@ -194,14 +207,26 @@ def load_squad(path: Path, *, holdout_articles: int = 0) -> EvalSet:
                    tuple(questions), "span")
 
 
-def load_beir(path: Path) -> EvalSet:
-    """A BEIR folder: corpus.jsonl, queries.jsonl and qrels/test.tsv; each corpus entry a document."""
+def load_beir(path: Path, split: str = "test") -> EvalSet:
+    """A BEIR folder: corpus.jsonl, queries.jsonl and qrels/<split>.tsv; each corpus entry a document.
+
+    Relevance is judged per document, graded as the qrels give it. The set's fingerprint is the
+    corpus's alone, so that every split is measured on one index.
+    """
+    if split not in BEIR_SPLITS:
+        raise DatasetError(f"--split {split}: a BEIR split is one of {', '.join(BEIR_SPLITS)}")
+    qrels_path = path / "qrels" / f"{split}.tsv"
+    if (path / "qrels").is_dir() and not qrels_path.is_file():
+        present = sorted(p.stem for p in (path / "qrels").glob("*.tsv"))
+        raise DatasetError(f"{path}: no qrels/{split}.tsv; this dataset's splits are "
+                           f"{', '.join(present) or 'none'}: pass --split " + (present[0] if present else "test"))
     try:
         corpus_raw = (path / "corpus.jsonl").read_bytes()
         queries_raw = (path / "queries.jsonl").read_bytes()
-        qrels_raw = (path / "qrels" / "test.tsv").read_bytes()
+        qrels_raw = qrels_path.read_bytes()
     except OSError as error:
-        raise DatasetError(f"{path}: not a complete BEIR folder ({error}); it needs corpus.jsonl, queries.jsonl and qrels/test.tsv") from None
+        raise DatasetError(f"{path}: not a complete BEIR folder ({error}); it needs corpus.jsonl, queries.jsonl "
+                           f"and qrels/{split}.tsv") from None
     documents: dict[str, str] = {}
     names: dict[str, str] = {}
     for number, line in enumerate(_decode(path / "corpus.jsonl", corpus_raw).splitlines(), start=1):
@@ -219,17 +244,21 @@ def load_beir(path: Path) -> EvalSet:
         names[doc_id] = name
         title = title.strip()
         documents[name] = f"{title}\n\n{text}" if title else text
-    relevant: dict[str, list[str]] = {}
-    for number, line in enumerate(_decode(path / "qrels" / "test.tsv", qrels_raw).splitlines(), start=1):
+    relevant: dict[str, dict[str, int]] = {}
+    for number, line in enumerate(_decode(qrels_path, qrels_raw).splitlines(), start=1):
         fields = line.split("\t")
-        if number == 1 and fields[0] in ("query-id", "query_id", "qid"):
+        if not line.strip() or number == 1 and fields[0] in ("query-id", "query_id", "qid"):
             continue
         try:
             score = float(fields[2])
-        except (IndexError, ValueError):
-            raise DatasetError(f"{path / 'qrels' / 'test.tsv'}, line {number}: expected query-id, corpus-id, score separated by tabs") from None
+            if not score.is_integer():
+                raise ValueError("a graded relevance is a whole number")
+            score = int(score)
+        except (IndexError, ValueError, OverflowError):
+            raise DatasetError(f"{qrels_path}, line {number}: expected query-id, corpus-id and a whole-number "
+                               f"score, separated by tabs") from None
         if score > 0 and fields[1] in names:
-            relevant.setdefault(fields[0], []).append(names[fields[1]])
+            relevant.setdefault(fields[0], {})[names[fields[1]]] = score
     questions = []
     for number, line in enumerate(_decode(path / "queries.jsonl", queries_raw).splitlines(), start=1):
         if not line.strip():
@@ -242,11 +271,13 @@ def load_beir(path: Path) -> EvalSet:
         except (ValueError, KeyError, TypeError):
             raise DatasetError(f"{path / 'queries.jsonl'}, line {number}: expected {{\"_id\", \"text\"}} with string values") from None
         if query_id in relevant:
-            questions.append(EvalQuestion(query_id, text, (), "answerable", tuple(relevant[query_id])))
+            judged = relevant[query_id]
+            questions.append(EvalQuestion(query_id, text, (), "answerable", tuple(judged),
+                                          gold_grades=tuple(judged.values())))
     if not questions:
         raise DatasetError(f"{path}: holds no questions: no query of queries.jsonl has a document of corpus.jsonl "
-                           f"with a score above 0 in qrels/test.tsv")
-    return EvalSet(path.name, _fingerprint(corpus_raw, queries_raw, qrels_raw), documents, tuple(questions), "document")
+                           f"with a score above 0 in qrels/{split}.tsv")
+    return EvalSet(path.name, _fingerprint(corpus_raw), documents, tuple(questions), "document", split)
 
 
 _GOLD_FIELDS = ("id", "question", "answers", "evidence", "answerable")

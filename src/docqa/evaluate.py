@@ -26,10 +26,24 @@ from .types import Answer, Hit
 
 logger = logging.getLogger(__name__)
 
-CUTOFFS = (1, 3, 5, 10)
+CUTOFFS = (1, 3, 5, 10)  # the k of hit@k and recall@k when passages are judged (SQuAD, gold sets)
+DOCUMENT_CUTOFFS = (1, 3, 5, 10, 100)  # when documents are (BEIR): recall@100 is the BEIR paper's second column
+DOCUMENT_DEPTH = 100  # documents ranked per query at least, when documents are judged
 CURVE = tuple(range(1, 11))
 RETRIEVE_K = 10
 ANSWER_K = 5
+
+RELEVANCE = {
+    "span": "passage: a passage is relevant when it overlaps the gold paragraph or evidence and contains a gold "
+            "answer; passages are ranked as retrieved",
+    "document": "document: the qrels judge documents (graded relevance goes to nDCG); passages are ranked, and a "
+                "document ranks as its best passage (MaxP)",
+}
+
+
+def default_cutoffs(relevance: str) -> tuple[int, ...]:
+    """The k of hit@k and recall@k reported when none are asked for."""
+    return DOCUMENT_CUTOFFS if relevance == "document" else CUTOFFS
 
 
 @dataclass(frozen=True)
@@ -115,8 +129,8 @@ def prepare_corpus(dataset: EvalSet, cache_dir: Path) -> Path:
     return corpus
 
 
-def relevant_chunks(question: EvalQuestion, chunks_by_source: dict, relevance: str, spans: dict) -> set[str]:
-    """Ids of the chunks that count as right for ``question``.
+def relevant_chunks(question: EvalQuestion, chunks_by_source: dict, spans: dict) -> set[str]:
+    """Ids of the chunks that count as right for ``question``, when passages are judged.
 
     ``chunks_by_source`` maps each document to its chunks, so that only the gold documents'
     chunks are looked at.
@@ -124,9 +138,6 @@ def relevant_chunks(question: EvalQuestion, chunks_by_source: dict, relevance: s
     relevant: set[str] = set()
     gold_span = spans.get(question.id)
     for chunk in (c for source in question.gold_sources for c in chunks_by_source.get(source, ())):
-        if relevance == "document":
-            relevant.add(chunk.chunk_id)
-            continue
         if gold_span is None or not (chunk.start < gold_span[1] and gold_span[0] < chunk.end):
             continue
         if not question.answers or any(_normal(a) in _normal(chunk.text) for a in question.answers):
@@ -198,33 +209,42 @@ def _answer_holds_gold(question: EvalQuestion, answer: Answer) -> bool:
     return answer.answerable and _contains_gold(answer.text, question.answers)
 
 
-def _ranked_run(hits: Sequence[Hit], relevance: str) -> dict[str, float]:
-    """Scores that keep docqa's order (pytrec_eval sorts by score and breaks ties by id)."""
-    if relevance == "document":
-        seen: dict[str, str] = {}
-        for hit in hits:
-            seen.setdefault(hit.chunk.source, hit.chunk.chunk_id)
-        ids = list(seen.values())[:RETRIEVE_K]
-    else:
-        ids = [h.chunk.chunk_id for h in hits[:RETRIEVE_K]]
-    return {chunk_id: float(len(ids) - position) for position, chunk_id in enumerate(ids)}
+def ranked_run(hits: Sequence[Hit], relevance: str, depth: int) -> dict[str, float]:
+    """The run of one query as pytrec_eval reads it: ids and scores that keep docqa's order.
+
+    Passages are ranked as retrieved; documents (``relevance`` "document") as their best
+    passage, the first of theirs in the ranking (MaxP). The scores are ranks counted down
+    (pytrec_eval sorts by score and breaks ties by id, which would reorder equal scores).
+    """
+    ids = list(dict.fromkeys(h.chunk.source for h in hits)) if relevance == "document" else [h.chunk.chunk_id for h in hits]
+    ids = ids[:depth]
+    return {item: float(len(ids) - position) for position, item in enumerate(ids)}
 
 
-def retrieval_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], query_ids: Sequence[str]) -> dict:
-    """Mean hit@k, recall@k, MRR@10, nDCG@10 and MAP over ``query_ids``, by pytrec_eval.
+def retrieval_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], query_ids: Sequence[str],
+                      cutoffs: Sequence[int] = CUTOFFS) -> dict:
+    """Mean hit@k and recall@k (k in ``cutoffs``), MRR@10, nDCG@10 and MAP@10 over ``query_ids``, by pytrec_eval.
 
-    A query with no relevant chunk anywhere in the index scores 0 on every measure (pytrec_eval
-    itself leaves such queries out, which would flatter the mean).
+    Items are passages or documents, as the qrels and the run name them; a qrels grade above 1
+    counts as more relevant in nDCG. MRR@10 and MAP@10 read the first 10 of the run only,
+    however deep it is. A query with no relevant item anywhere in the index scores 0 on every
+    measure (pytrec_eval itself leaves such queries out, which would flatter the mean).
     """
     import pytrec_eval
 
-    measures = {f"success.{','.join(map(str, CURVE))}", f"recall.{','.join(map(str, CUTOFFS))}",
-                "recip_rank", "ndcg_cut.10", "map"}
+    cutoffs = tuple(sorted(set(cutoffs)))
+    deep = {f"success.{','.join(map(str, sorted(set(CURVE) | set(cutoffs))))}",
+            f"recall.{','.join(map(str, cutoffs))}", "ndcg_cut.10"}
+    top_ten = {"recip_rank", "map_cut.10"}
     judged = {q: rels for q, rels in qrels.items() if rels}
-    per_query = pytrec_eval.RelevanceEvaluator(judged, measures).evaluate(
-        {q: run.get(q, {}) or {"none": 0.0} for q in judged}
-    ) if judged else {}
-    names = [f"success_{k}" for k in CURVE] + [f"recall_{k}" for k in CUTOFFS] + ["recip_rank", "ndcg_cut_10", "map"]
+    runs = {q: run.get(q, {}) or {"none": 0.0} for q in judged}
+    per_query: dict[str, dict[str, float]] = {q: {} for q in judged}
+    if judged:
+        for measures, of_query in ((deep, runs), (top_ten, {q: _first(r, 10) for q, r in runs.items()})):
+            for query_id, scores in pytrec_eval.RelevanceEvaluator(judged, measures).evaluate(of_query).items():
+                per_query[query_id].update(scores)
+    names = ([f"success_{k}" for k in sorted(set(CURVE) | set(cutoffs))] + [f"recall_{k}" for k in cutoffs]
+             + ["recip_rank", "ndcg_cut_10", "map_cut_10"])
     totals = {name: 0.0 for name in names}
     for query_id in query_ids:
         scores = per_query.get(query_id, {})
@@ -232,13 +252,18 @@ def retrieval_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str,
             totals[name] += scores.get(name, 0.0)
     count = max(len(query_ids), 1)
     means = {name: total / count for name, total in totals.items()}
-    result = {f"hit@{k}": means[f"success_{k}"] for k in CUTOFFS}
-    result.update({f"recall@{k}": means[f"recall_{k}"] for k in CUTOFFS})
-    result.update({"mrr@10": means["recip_rank"], "ndcg@10": means["ndcg_cut_10"], "map@10": means["map"]})
+    result = {f"hit@{k}": means[f"success_{k}"] for k in cutoffs}
+    result.update({f"recall@{k}": means[f"recall_{k}"] for k in cutoffs})
+    result.update({"mrr@10": means["recip_rank"], "ndcg@10": means["ndcg_cut_10"], "map@10": means["map_cut_10"]})
     result["hit_curve"] = [means[f"success_{k}"] for k in CURVE]
     result["questions"] = len(query_ids)
     result["without_relevant_chunk"] = sum(1 for q in query_ids if not qrels.get(q))
     return result
+
+
+def _first(run: dict[str, float], n: int) -> dict[str, float]:
+    """The ``n`` best-scored items of a run (ties broken by id, as pytrec_eval does)."""
+    return dict(sorted(run.items(), key=lambda item: (-item[1], item[0]))[:n])
 
 
 def _percentile(values: Sequence[float], share: float) -> float:
@@ -260,11 +285,14 @@ def evaluate_config(
     progress: bool = False,
     retrieval_only: bool = False,
     reader: Reader | None = None,
+    cutoffs: Sequence[int] | None = None,
 ) -> dict:
     """Build (or reuse) the index for ``config``, ask every question, and measure.
 
     With ``retrieval_only``, questions are searched, not answered: only retrieval is measured.
-    ``reader``: the answer stage's reader (None: without one).
+    ``reader``: the answer stage's reader (None: without one). ``cutoffs``: the k of hit@k and
+    recall@k (default ``default_cutoffs``); the ranking reaches the largest, and at least 10
+    items, or ``DOCUMENT_DEPTH`` documents when documents are judged.
     """
     pipeline = Pipeline(corpus_dir, index_dir, embedder=embedder, chunking=config.chunking, retrieval=config.retrieval,
                         policy=config.policy, reader=reader)
@@ -274,8 +302,12 @@ def evaluate_config(
     chunks_by_source: dict[str, list] = {}
     for chunk in index.chunks:
         chunks_by_source.setdefault(chunk.source, []).append(chunk)
-    retrieve_k = RETRIEVE_K * 3 if dataset.relevance == "document" else RETRIEVE_K
-    retrieve_k = min(retrieve_k, index.size)
+    by_document = dataset.relevance == "document"
+    cutoffs = tuple(sorted(set(cutoffs or default_cutoffs(dataset.relevance))))
+    depth = max(cutoffs[-1], RETRIEVE_K, DOCUMENT_DEPTH if by_document else 0)
+    # passages enough for ``depth`` documents, as a rule: documents have several passages each
+    per_document = index.size / max(len(index.documents), 1) if by_document else 1.0
+    retrieve_k = min(index.size, max(depth, round(depth * per_document * 1.5)))
     answer_k = min(ANSWER_K, index.size)
 
     qrels: dict[str, dict[str, int]] = {}
@@ -294,6 +326,7 @@ def evaluate_config(
             pipeline.search(questions[0].question, retrieve_k)
         else:
             pipeline.retrieve_and_answer([questions[0].question], answer_k, retrieve_k)
+    deepened = 0
     for question in iterator:
         started = time.perf_counter()
         if retrieval_only:
@@ -301,11 +334,22 @@ def evaluate_config(
             answer = None
         else:
             hits, answer = pipeline.retrieve_and_answer([question.question], answer_k, retrieve_k)[0]
+        k = retrieve_k
+        while by_document and k < index.size and len({h.chunk.source for h in hits}) < depth:
+            k = min(index.size, 2 * k)  # this query's best passages crowd into few documents: look deeper
+            hits = pipeline.search(question.question, k)
+            deepened += 1
         latencies.append(1000 * (time.perf_counter() - started))
         outcomes.append((question, answer))
         if question.kind == "answerable":
-            qrels[question.id] = {c: 1 for c in relevant_chunks(question, chunks_by_source, dataset.relevance, spans)}
-            run[question.id] = _ranked_run(hits, dataset.relevance)
+            if by_document:
+                qrels[question.id] = dict(zip(question.gold_sources, question.gold_grades or [1] * len(question.gold_sources)))
+            else:
+                qrels[question.id] = {c: 1 for c in relevant_chunks(question, chunks_by_source, spans)}
+            run[question.id] = ranked_run(hits, dataset.relevance, depth)
+    if deepened:
+        logger.info("%s: %d searches went deeper than %d passages to rank %d documents", config.name, deepened,
+                    retrieve_k, depth)
 
     answerable = [(q, a) for q, a in outcomes if q.kind == "answerable"]
     result = {
@@ -314,7 +358,8 @@ def evaluate_config(
         "chunks": index.size,
         "build_seconds": index.manifest.get("build_seconds"),
         "latency_ms": {"p50": round(_percentile(latencies, 0.5), 1), "p95": round(_percentile(latencies, 0.95), 1)},
-        "retrieval": retrieval_metrics(qrels, run, [q.id for q, _ in answerable]),
+        "retrieval": {**retrieval_metrics(qrels, run, [q.id for q, _ in answerable], cutoffs), "depth": depth,
+                      "passages_searched": retrieve_k},
     }
     if retrieval_only:
         result["declines"] = {}
@@ -354,7 +399,8 @@ def evaluate_config(
     result["declines"] = declines
     result["per_question"] = [
         {"id": q.id, "kind": q.kind, "answerable": a.answerable,
-         "hit@5": bool(set(qrels.get(q.id, {})) & {h.chunk.chunk_id for h in a.passages}) if q.kind == "answerable" else None,
+         "hit@5": bool(set(qrels.get(q.id, {})) & {h.chunk.source if by_document else h.chunk.chunk_id for h in a.passages})
+         if q.kind == "answerable" else None,
          "answer_has_gold": _answer_holds_gold(q, a) if q.kind == "answerable" else None,
          "answer": a.text}
         for q, a in outcomes
@@ -372,8 +418,12 @@ def run_evaluation(
     limit: int | None = None,
     progress: bool = False,
     retrieval_only: bool = False,
+    cutoffs: Sequence[int] | None = None,
 ) -> dict:
-    """Measure every configuration on the dataset; the report as a dict."""
+    """Measure every configuration on the dataset; the report as a dict.
+
+    ``cutoffs``: the k of hit@k and recall@k (default: ``default_cutoffs`` of the dataset).
+    """
     questions = sample_questions(dataset.questions, limit)
     if dataset.documents is None:
         if corpus_dir is None:
@@ -381,7 +431,9 @@ def run_evaluation(
         corpus = Path(corpus_dir)
         base = cache_dir / f"corpus-{_path_key(corpus)}"
     else:
+        started = time.perf_counter()
         corpus = prepare_corpus(dataset, cache_dir)
+        logger.info("%s: its documents are in %s (%.1f s)", dataset.name, corpus, time.perf_counter() - started)
         base = corpus.parent
     _mark_used(base)
     prune_cache(cache_dir, keep=base)
@@ -392,12 +444,15 @@ def run_evaluation(
     for config in configs:
         index_dir = base / f"index-{config.chunking.max_tokens}-{config.chunking.overlap_tokens}"
         results.append(evaluate_config(dataset, questions, config, corpus, index_dir, embedder, progress=progress,
-                                       retrieval_only=retrieval_only, reader=reader))
+                                       retrieval_only=retrieval_only, reader=reader, cutoffs=cutoffs))
     kinds: dict[str, int] = {}
     for question in questions:
         kinds[question.kind] = kinds.get(question.kind, 0) + 1
     return {
         "dataset": dataset.name,
+        "split": dataset.split,
+        "relevance": RELEVANCE[dataset.relevance],
+        "cutoffs": list(sorted(set(cutoffs or default_cutoffs(dataset.relevance)))),
         "questions": kinds,
         "limit_per_kind": limit,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

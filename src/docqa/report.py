@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .evaluate import CURVE
+from .evaluate import CURVE, CUTOFFS, RELEVANCE
 
 
 def format_table(report: dict) -> str:
     """The report's main figures as a Markdown table, one row per configuration."""
-    header = ["config", "hit@1", "hit@3", "hit@5", "hit@10", "MRR@10", "nDCG@10", "MAP@10"]
+    cutoffs = report.get("cutoffs") or list(CUTOFFS)
+    hits = [k for k in cutoffs if k <= 10]
+    recalls = [k for k in cutoffs if k >= 10]
+    header = ["config", *(f"hit@{k}" for k in hits), "MRR@10", "nDCG@10", *(f"recall@{k}" for k in recalls), "MAP@10"]
     has_answers = any("answers" in c for c in report["configs"])
     if has_answers:
         header += ["answer has gold", "quotes have gold", "words", "short given", "short EM", "short F1"]
@@ -21,7 +24,8 @@ def format_table(report: dict) -> str:
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for config in report["configs"]:
         r = config["retrieval"]
-        cells = [config["name"]] + [f"{r[m]:.3f}" for m in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "map@10")]
+        measures = [*(f"hit@{k}" for k in hits), "mrr@10", "ndcg@10", *(f"recall@{k}" for k in recalls), "map@10"]
+        cells = [config["name"]] + [f"{r[m]:.3f}" if m in r else "" for m in measures]
         if has_answers:
             a = config.get("answers")
             short = config.get("short_answers")
@@ -43,15 +47,19 @@ def write_report(report: dict, report_dir: Path, command: str) -> list[Path]:
     json_path = report_dir / "report.json"
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     counts = ", ".join(f"{n} {k.replace('_', '-')}" for k, n in report["questions"].items())
+    split = f" (qrels: {report['split']})" if report.get("split") else ""
+    relevance = report.get("relevance") or RELEVANCE["span"]
+    item = "document" if relevance.startswith("document") else "passage"
     markdown = (
-        f"# docqa eval: {report['dataset']}\n\n"
+        f"# docqa eval: {report['dataset']}{split}\n\n"
         f"`{command}`\n\n"
         f"{counts} questions; model {report['embedding_model']}; {report['machine']['platform']}, "
         f"{report['created']}.\n\n"
         f"{format_table(report)}\n\n"
-        "hit@k: share of answerable questions with a relevant passage in the top k (a passage is relevant "
-        "when it overlaps the gold paragraph or evidence and contains a gold answer). MRR, nDCG and MAP over "
-        "the top 10. Questions with no relevant chunk in the index count as misses.\n"
+        f"Relevance judged per {relevance}.\n\n"
+        f"hit@k: share of answerable questions with a relevant {item} in the top k; recall@k: share of the "
+        f"relevant {item}s in the top k. MRR, nDCG and MAP over the top 10. Questions with no relevant "
+        f"{item} in the index count as misses.\n"
     )
     markdown_path = report_dir / "report.md"
     markdown_path.write_text(markdown, encoding="utf-8")

@@ -86,6 +86,7 @@ def auth_credentials() -> list[tuple[str, str]]:
 
 PRECISIONS = ("fp32", "bf16")
 VECTOR_STORAGES = ("float32", "float16", "sq8")
+ENGINES = ("auto", "torch", "onnx")
 
 
 def embedding_precision() -> str:
@@ -106,6 +107,17 @@ def vector_storage() -> str:
     return _choice("DOCQA_VECTOR_STORAGE", VECTOR_STORAGES)
 
 
+def embedding_engine() -> str:
+    """``DOCQA_ENGINE``: what runs the embedding model. "auto" (default): questions on ONNX
+    Runtime (no torch to import, so a command answers in about a second), builds on torch;
+    "torch" or "onnx": everything on that one.
+
+    Raises:
+        InvalidSetting: another value.
+    """
+    return _choice("DOCQA_ENGINE", ENGINES)
+
+
 def check_settings() -> None:
     """Read every setting that has a fixed set of values, so that a wrong one stops a command
     before it does any work (not, say, after an hour of embedding, when the index is written).
@@ -115,6 +127,7 @@ def check_settings() -> None:
     """
     embedding_precision()
     vector_storage()
+    embedding_engine()
 
 
 def _choice(variable: str, choices: tuple[str, ...]) -> str:

@@ -1,4 +1,4 @@
-"""The offline embedding model behind a small interface. torch loads only on first use.
+"""The offline embedding model behind a small interface: questions on ONNX Runtime, builds on torch.
 
 Texts are tokenised once, sorted by length (so a batch pads little) and run through the
 model; one forward pass of a chunk gives both its vector and a vector for each of its
@@ -88,19 +88,29 @@ class MiniLMEmbedder:
     max_tokens = 254  # 256 minus [CLS] and [SEP]
     window = 256
 
-    def __init__(self, batch_size: int = 32, precision: str | None = None):
+    def __init__(self, batch_size: int = 32, precision: str | None = None, engine: str | None = None):
         """
         Args:
             batch_size: texts per forward pass.
             precision: "fp32" (default, or ``DOCQA_PRECISION``) or "bf16", which falls back to
                 fp32 with a warning on CPUs without native bfloat16.
+            engine: what runs the model (default ``DOCQA_ENGINE``, else "auto"): "auto" embeds
+                questions (a few hundred tokens at most) on ONNX Runtime and builds on torch,
+                which embeds many texts faster; "torch" or "onnx" run everything on one. bf16
+                runs on torch only.
         """
         self.batch_size = batch_size
         wanted = precision or config.embedding_precision()
         if wanted not in PRECISIONS:
             raise ValueError(f"precision {wanted!r} is unknown; use one of {', '.join(PRECISIONS)}")
         self.requested_precision = wanted
+        self.engine = engine or config.embedding_engine()
+        if self.engine not in config.ENGINES:
+            raise ValueError(f"engine {self.engine!r} is unknown; use one of {', '.join(config.ENGINES)}")
         self._lock = threading.Lock()
+        self._onnx_lock = threading.Lock()
+        self._onnx_encoder = None
+        self._onnx_failed = False
 
     @cached_property
     def precision(self) -> str:
@@ -132,11 +142,66 @@ class MiniLMEmbedder:
         logger.info("loading the embedding model from %s", model_path())
         model = SentenceTransformer(str(model_path()), device="cpu")
         model.eval()
+        if self.engine != "torch" and self.precision == "fp32":
+            self._export_once(model)  # torch is loaded now: the next process answers without it
         if self.precision == "bf16":
             import torch
 
             model = model.to(torch.bfloat16)
         return model
+
+    # ------------------------------------------------------------ ONNX Runtime, for questions
+
+    def _export_once(self, model) -> None:
+        """Export the model to ONNX for later processes, unless the export is there; never fails the caller."""
+        from .onnx_encoder import export, export_path, onnx_runtime_installed
+
+        try:
+            path = export_path(model_path(), config.cache_dir())
+            if onnx_runtime_installed() and not path.with_suffix(".sha256").exists():
+                export(model[0].auto_model, path)
+        except Exception:  # a read-only cache, no onnx package: questions keep running on torch
+            logger.warning("could not export the embedding model to ONNX; questions run on torch", exc_info=True)
+
+    def _onnx(self, texts_tokens: int):
+        """The ONNX encoder for a call embedding ``texts_tokens`` tokens, or None to use torch.
+
+        "auto" takes it for questions (up to ``SINGLE_THREAD_TOKENS``), and only once an export
+        exists or can be made; a failure is logged once and torch answers from then on.
+        """
+        if self.engine == "torch" or self.precision != "fp32" or self._onnx_failed:
+            return None
+        if self.engine == "auto" and texts_tokens > SINGLE_THREAD_TOKENS:
+            return None
+        with self._onnx_lock:
+            if self._onnx_encoder is None and not self._onnx_failed:
+                self._onnx_encoder = self._load_onnx()
+                self._onnx_failed = self._onnx_encoder is None
+            return self._onnx_encoder
+
+    def _load_onnx(self):
+        from .errors import InvalidSetting
+        from .onnx_encoder import export, export_path, load_checked, onnx_runtime_installed
+
+        threads = 1 if self.engine == "auto" else (os.cpu_count() or 1)
+        if not onnx_runtime_installed():
+            if self.engine == "onnx":
+                raise InvalidSetting("DOCQA_ENGINE=onnx needs onnxruntime: pip install onnxruntime, "
+                                     "or unset DOCQA_ENGINE")
+            return None
+        try:
+            path = export_path(model_path(), config.cache_dir())
+            encoder = load_checked(path, threads)
+            if encoder is None:  # first use, or a damaged export: made with torch, once
+                export(self._model[0].auto_model, path)
+                encoder = load_checked(path, threads)
+            return encoder
+        except Exception as error:
+            if self.engine == "onnx":
+                raise InvalidSetting(f"the embedding model could not run on ONNX Runtime ({error}); "
+                                     f"unset DOCQA_ENGINE to use torch") from error
+            logger.warning("the embedding model could not run on ONNX Runtime; questions run on torch", exc_info=True)
+            return None
 
     @cached_property
     def _window_tokenizer(self):
@@ -167,22 +232,29 @@ class MiniLMEmbedder:
         sentences: list[np.ndarray] = [np.zeros((len(s), self.dimension), np.float32) for s in sentence_spans or ()]
         if not texts:
             return vectors, sentences
-        import torch
-
         encodings = self._window_tokenizer.encode_batch(list(texts))  # the only tokenisation
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        small = sum(len(e.ids) for e in encodings) <= SINGLE_THREAD_TOKENS
+        tokens_in_all = sum(len(e.ids) for e in encodings)
+        onnx = self._onnx(tokens_in_all)
+        if onnx is not None:
+            for batch in _progress(batches, progress, total=len(texts)):
+                ids, mask = _padded(encodings, batch)
+                tokens = onnx.token_embeddings(ids, mask)
+                pooled = (tokens * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+                vectors[batch] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+                if sentence_spans is not None:
+                    for row, i in enumerate(batch):
+                        sentences[i] = _span_vectors(tokens[row], encodings[i], sentence_spans[i], self.dimension)
+            return vectors, sentences
+        import torch
+
+        small = tokens_in_all <= SINGLE_THREAD_TOKENS
         # One batch at a time under the lock, so that a question asked while a build embeds
         # waits for one batch, not for the whole build.
         for batch in _progress(batches, progress, total=len(texts)):
             with self._lock, torch.inference_mode(), _threads(torch, 1 if small else None):
-                length = max(len(encodings[i].ids) for i in batch)
-                ids = np.zeros((len(batch), length), dtype=np.int64)
-                mask = np.zeros((len(batch), length), dtype=np.int64)
-                for row, i in enumerate(batch):
-                    ids[row, : len(encodings[i].ids)] = encodings[i].ids
-                    mask[row, : len(encodings[i].ids)] = 1
+                ids, mask = _padded(encodings, batch)
                 ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
                 out = self._model({"input_ids": ids_t, "attention_mask": mask_t, "token_type_ids": torch.zeros_like(ids_t)})
                 tokens = out["token_embeddings"].float()
@@ -192,6 +264,17 @@ class MiniLMEmbedder:
                     for row, i in enumerate(batch):
                         sentences[i] = _span_vectors(tokens[row].numpy(), encodings[i], sentence_spans[i], self.dimension)
         return vectors, sentences
+
+
+def _padded(encodings, batch) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids and attention mask of the texts ``batch`` of ``encodings``, padded to the longest."""
+    length = max(len(encodings[i].ids) for i in batch)
+    ids = np.zeros((len(batch), length), dtype=np.int64)
+    mask = np.zeros((len(batch), length), dtype=np.int64)
+    for row, i in enumerate(batch):
+        ids[row, : len(encodings[i].ids)] = encodings[i].ids
+        mask[row, : len(encodings[i].ids)] = 1
+    return ids, mask
 
 
 # A question or a few are embedded on one thread: the work is too small to split, and when

@@ -1,0 +1,109 @@
+"""The embedding model on ONNX Runtime: the same vectors as torch, exported once and checked,
+and a `docqa ask` that imports neither torch nor the UI (marked slow: loads the real model)."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from docqa.embedding import MiniLMEmbedder, model_path
+from docqa.errors import InvalidSetting
+from docqa.onnx_encoder import export_path
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+QUESTIONS = ["Which company did the working group collaborate with in 2010?", "What is the budget of the working group?",
+             "wer leitet die Arbeitsgruppe?", "?"]
+PASSAGE = ("In 2010, the working group organized two expert meetings. The first was hosted by the German Foreign Office. "
+           "The second was held in collaboration with Microsoft.")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A cache of the module's own: the export is made in it once, by the first test that needs it."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCQA_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def torch_embedder(cache):
+    return MiniLMEmbedder(engine="torch")
+
+
+def test_question_and_sentence_vectors_match_torchs(cache, torch_embedder):
+    onnx = MiniLMEmbedder(engine="onnx")
+    cosines = np.sum(onnx.embed(QUESTIONS) * torch_embedder.embed(QUESTIONS), axis=1)
+    assert cosines.min() >= 0.9999
+    spans = [[(0, 58), (59, 110), (111, len(PASSAGE))]]
+    (vector_onnx,), (sentences_onnx,) = onnx.embed_passages([PASSAGE], spans)
+    (vector_torch,), (sentences_torch,) = torch_embedder.embed_passages([PASSAGE], spans)
+    assert float(vector_onnx @ vector_torch) >= 0.9999
+    assert np.sum(sentences_onnx * sentences_torch, axis=1).min() >= 0.9999
+
+
+def test_auto_takes_onnx_for_questions_and_torch_for_builds(cache, torch_embedder, monkeypatch):
+    torch_embedder.embed(["load the model"])  # torch loaded: the export was written for later processes
+    path = export_path(model_path(), cache)
+    assert path.exists() and path.with_suffix(".sha256").exists()
+    auto = MiniLMEmbedder(engine="auto")
+    calls, model = [], torch_embedder._model
+    monkeypatch.setattr(type(auto), "_model", property(lambda self: calls.append("torch") or model))
+    auto.embed(QUESTIONS[:1])
+    assert calls == [] and auto._onnx_encoder is not None  # a question: ONNX Runtime, no torch
+    auto.embed([PASSAGE * 8] * 4)
+    assert calls  # a build's many tokens: torch
+
+
+def test_a_damaged_export_is_made_again(cache, torch_embedder):
+    torch_embedder.embed(["load the model"])
+    path = export_path(model_path(), cache)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the weights
+    path.write_bytes(bytes(data))
+    embedder = MiniLMEmbedder(engine="onnx")
+    vector = embedder.embed(QUESTIONS[:1])
+    assert float(vector[0] @ torch_embedder.embed(QUESTIONS[:1])[0]) >= 0.9999
+    assert path.read_bytes() != bytes(data)  # exported again, and its hash matches
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == path.with_suffix(".sha256").read_text().strip()
+
+
+def test_without_onnx_runtime_auto_runs_on_torch_and_onnx_says_what_to_install(cache, torch_embedder, monkeypatch):
+    monkeypatch.setattr("docqa.onnx_encoder.onnx_runtime_installed", lambda: False)
+    auto = MiniLMEmbedder(engine="auto")
+    assert float(auto.embed(QUESTIONS[:1])[0] @ torch_embedder.embed(QUESTIONS[:1])[0]) >= 0.9999
+    assert auto._onnx_encoder is None
+    with pytest.raises(InvalidSetting, match="pip install onnxruntime"):
+        MiniLMEmbedder(engine="onnx").embed(QUESTIONS[:1])
+
+
+def test_an_unknown_engine_stops_a_command_before_any_work(tmp_path, monkeypatch, capsys):
+    from docqa.cli import main
+
+    monkeypatch.setenv("DOCQA_ENGINE", "gpu")
+    assert main(["ask", "Who leads the working group?", "--index", str(tmp_path / "index")]) != 0
+    assert "DOCQA_ENGINE='gpu' is unknown; use one of auto, torch, onnx" in capsys.readouterr().err
+    assert not (tmp_path / "index").exists()
+
+
+def test_ask_and_search_import_neither_torch_nor_the_ui(cache, torch_embedder):
+    torch_embedder.embed(["load the model"])  # the export is there, as after any build
+    script = (
+        "import sys, json\n"
+        "from docqa.cli import main\n"
+        "codes = [main(['ask', 'Who leads the working group?', '--no-build']), main(['search', 'Microsoft', '--no-build'])]\n"
+        "heavy = ['torch', 'sentence_transformers', 'transformers', 'gradio', 'matplotlib']\n"
+        "print(json.dumps({'codes': codes, 'loaded': [m for m in heavy if m in sys.modules]}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
+                            env={**os.environ, "DOCQA_CACHE": str(cache)})
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome == {"codes": [0, 0], "loaded": []}
+    assert "Monitoring Team" in result.stdout

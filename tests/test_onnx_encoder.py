@@ -107,3 +107,49 @@ def test_ask_and_search_import_neither_torch_nor_the_ui(cache, torch_embedder):
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome == {"codes": [0, 0], "loaded": []}
     assert "Monitoring Team" in result.stdout
+
+
+def test_cuda_asked_for_without_one_falls_back_to_the_cpu_and_says_so(cache, caplog):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device: there is nothing to fall back from")
+    embedder = MiniLMEmbedder(device="cuda", engine="torch")
+    vector = embedder.embed(QUESTIONS[:1])
+    assert embedder.device == "cpu" and embedder.batch_size == 32 and vector.shape == (1, 384)
+    assert "no CUDA device (torch.cuda.is_available() is False): embedding on the CPU" in caplog.text
+    assert MiniLMEmbedder(device="auto").device == "cpu"
+
+
+def test_a_gpu_gets_the_model_and_bigger_batches(monkeypatch):
+    """No GPU here: torch is told there is one, and the model is asked for it."""
+    import sentence_transformers
+    import torch
+
+    asked = []
+
+    class Recorder:
+        def __init__(self, path, device):
+            asked.append(device)
+
+        def eval(self):
+            return self
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", Recorder)
+    embedder = MiniLMEmbedder(device="auto", engine="torch")
+    assert embedder.batch_size == 32  # before the model loads, nothing is known of the device
+    embedder._model
+    assert asked == ["cuda"] and embedder.device == "cuda" and embedder.batch_size == 128
+    assert MiniLMEmbedder(device="cuda", engine="torch", batch_size=8).batch_size == 8
+
+
+def test_the_device_is_chosen_on_the_command_line_or_by_setting(monkeypatch, capsys, tmp_path):
+    from docqa.cli import build_parser, main
+
+    assert build_parser().parse_args(["index", "--device", "cuda"]).device == "cuda"
+    assert main(["index", "--device", "tpu"]) == 2
+    assert "invalid choice: 'tpu'" in capsys.readouterr().err
+    monkeypatch.setenv("DOCQA_DEVICE", "tpu")
+    assert main(["index", "--index", str(tmp_path / "index")]) == 1
+    assert "DOCQA_DEVICE='tpu' is unknown; use one of auto, cpu, cuda" in capsys.readouterr().err

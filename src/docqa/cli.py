@@ -36,6 +36,9 @@ def _add_common(parser: argparse.ArgumentParser, *, build_flag: bool = True, mod
     if build_flag:
         parser.add_argument("--no-build", action="store_true",
                             help="fail instead of building the index when it is missing or stale")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                        help="where the embedding model runs: auto (default, or DOCQA_DEVICE: a CUDA GPU when "
+                             "there is one), cpu or cuda (falls back to the CPU, saying so, without one)")
     if mode_flag:
         parser.add_argument("--mode", choices=MODES, default=None,
                             help=f"retrieval: dense (embeddings), keyword (BM25) or hybrid (default {DEFAULT_MODE})")
@@ -158,6 +161,10 @@ def main(argv: Sequence[str] | None = None, *, embedder=None) -> int:
     from .pipeline import Pipeline
 
     kwargs = {"embedder": embedder} if embedder is not None else {}
+    if embedder is None and getattr(args, "device", None):
+        from .embedding import MiniLMEmbedder
+
+        kwargs["embedder"] = MiniLMEmbedder(device=args.device)
     if getattr(args, "mode", None):
         kwargs["retrieval"] = RetrievalSettings(mode=args.mode)
     try:

@@ -87,6 +87,7 @@ def auth_credentials() -> list[tuple[str, str]]:
 PRECISIONS = ("fp32", "bf16")
 VECTOR_STORAGES = ("float32", "float16", "sq8")
 ENGINES = ("auto", "torch", "onnx")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 def embedding_precision() -> str:
@@ -118,6 +119,16 @@ def embedding_engine() -> str:
     return _choice("DOCQA_ENGINE", ENGINES)
 
 
+def embedding_device() -> str:
+    """``DOCQA_DEVICE``: where the embedding model runs with torch: "auto" (default: a CUDA GPU
+    when torch sees one, else the CPU), "cpu" or "cuda" (the CPU, with a warning, without one).
+
+    Raises:
+        InvalidSetting: another value.
+    """
+    return _choice("DOCQA_DEVICE", DEVICES)
+
+
 def check_settings() -> None:
     """Read every setting that has a fixed set of values, so that a wrong one stops a command
     before it does any work (not, say, after an hour of embedding, when the index is written).
@@ -128,6 +139,7 @@ def check_settings() -> None:
     embedding_precision()
     vector_storage()
     embedding_engine()
+    embedding_device()
 
 
 def _choice(variable: str, choices: tuple[str, ...]) -> str:

@@ -88,18 +88,25 @@ class MiniLMEmbedder:
     max_tokens = 254  # 256 minus [CLS] and [SEP]
     window = 256
 
-    def __init__(self, batch_size: int = 32, precision: str | None = None, engine: str | None = None):
+    def __init__(self, batch_size: int | None = None, precision: str | None = None, engine: str | None = None,
+                 device: str | None = None):
         """
         Args:
-            batch_size: texts per forward pass.
+            batch_size: texts per forward pass (default: 32 on the CPU, 128 on a GPU).
             precision: "fp32" (default, or ``DOCQA_PRECISION``) or "bf16", which falls back to
                 fp32 with a warning on CPUs without native bfloat16.
             engine: what runs the model (default ``DOCQA_ENGINE``, else "auto"): "auto" embeds
                 questions (a few hundred tokens at most) on ONNX Runtime and builds on torch,
                 which embeds many texts faster; "torch" or "onnx" run everything on one. bf16
                 runs on torch only.
+            device: where torch runs the model (default ``DOCQA_DEVICE``, else "auto"): "auto"
+                takes a CUDA GPU when torch sees one; "cuda" without one falls back to the CPU
+                with a warning. Questions on ONNX Runtime run on the CPU in every case.
         """
-        self.batch_size = batch_size
+        self.requested_batch_size = batch_size
+        self.requested_device = device or config.embedding_device()
+        if self.requested_device not in config.DEVICES:
+            raise ValueError(f"device {self.requested_device!r} is unknown; use one of {', '.join(config.DEVICES)}")
         wanted = precision or config.embedding_precision()
         if wanted not in PRECISIONS:
             raise ValueError(f"precision {wanted!r} is unknown; use one of {', '.join(PRECISIONS)}")
@@ -111,6 +118,28 @@ class MiniLMEmbedder:
         self._onnx_lock = threading.Lock()
         self._onnx_encoder = None
         self._onnx_failed = False
+
+    @cached_property
+    def device(self) -> str:
+        """Where torch runs the model: "cuda" when asked for (or "auto") and present, else "cpu"."""
+        if self.requested_device == "cpu":
+            return "cpu"
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+        if self.requested_device == "cuda":
+            logger.warning("no CUDA device (torch.cuda.is_available() is False): embedding on the CPU")
+        else:
+            logger.info("no CUDA device: embedding on the CPU")
+        return "cpu"
+
+    @property
+    def batch_size(self) -> int:
+        """Texts per forward pass: a GPU takes bigger batches than the CPU profits from."""
+        if self.requested_batch_size is not None:
+            return self.requested_batch_size
+        return 128 if "_model" in self.__dict__ and self.device == "cuda" else 32
 
     @cached_property
     def precision(self) -> str:
@@ -139,10 +168,10 @@ class MiniLMEmbedder:
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
-        logger.info("loading the embedding model from %s", model_path())
-        model = SentenceTransformer(str(model_path()), device="cpu")
+        logger.info("loading the embedding model from %s onto %s", model_path(), self.device)
+        model = SentenceTransformer(str(model_path()), device=self.device)
         model.eval()
-        if self.engine != "torch" and self.precision == "fp32":
+        if self.engine != "torch" and self.precision == "fp32" and self.device == "cpu":
             self._export_once(model)  # torch is loaded now: the next process answers without it
         if self.precision == "bf16":
             import torch
@@ -234,9 +263,10 @@ class MiniLMEmbedder:
             return vectors, sentences
         encodings = self._window_tokenizer.encode_batch(list(texts))  # the only tokenisation
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         tokens_in_all = sum(len(e.ids) for e in encodings)
         onnx = self._onnx(tokens_in_all)
+        model = None if onnx is not None else self._model  # loaded first: the device and batch size follow
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         if onnx is not None:
             for batch in _progress(batches, progress, total=len(texts)):
                 ids, mask = _padded(encodings, batch)
@@ -249,17 +279,18 @@ class MiniLMEmbedder:
             return vectors, sentences
         import torch
 
-        small = tokens_in_all <= SINGLE_THREAD_TOKENS
+        small = tokens_in_all <= SINGLE_THREAD_TOKENS and self.device == "cpu"
         # One batch at a time under the lock, so that a question asked while a build embeds
         # waits for one batch, not for the whole build.
         for batch in _progress(batches, progress, total=len(texts)):
             with self._lock, torch.inference_mode(), _threads(torch, 1 if small else None):
                 ids, mask = _padded(encodings, batch)
-                ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
-                out = self._model({"input_ids": ids_t, "attention_mask": mask_t, "token_type_ids": torch.zeros_like(ids_t)})
+                ids_t, mask_t = torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
+                out = model({"input_ids": ids_t, "attention_mask": mask_t, "token_type_ids": torch.zeros_like(ids_t)})
                 tokens = out["token_embeddings"].float()
                 pooled = (tokens * mask_t[..., None]).sum(1) / mask_t.sum(1, keepdim=True)
-                vectors[batch] = torch.nn.functional.normalize(pooled, dim=1).numpy()
+                vectors[batch] = torch.nn.functional.normalize(pooled, dim=1).cpu().numpy()
+                tokens = tokens.cpu()
                 if sentence_spans is not None:
                     for row, i in enumerate(batch):
                         sentences[i] = _span_vectors(tokens[row].numpy(), encodings[i], sentence_spans[i], self.dimension)

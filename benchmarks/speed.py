@@ -1,6 +1,6 @@
 """How fast docqa is next to the embedding model, from one corpus to a million vectors.
 
-    python benchmarks/speed.py [--sections build bf16 query faiss memory startup batch] [--workdir DIR]
+    python benchmarks/speed.py [--sections build bf16 query faiss ivfpq memory startup batch] [--workdir DIR]
 
 Sections (each writes its figures into benchmarks/results/speed.json, beside the others):
 
@@ -20,6 +20,9 @@ Sections (each writes its figures into benchmarks/results/speed.json, beside the
   of others; also recall@10 of 1,000 other SQuAD questions, a check that the settings fit
   more than the 300; float16 and 8-bit storage at 100k likewise. (benchmarks/hnsw_sweep.py
   compares HNSW build settings on the same vectors.)
+- ivfpq: the IVF-PQ index docqa builds past a few million chunks, on 1M vectors made as for
+  faiss: recall@10 against exact search and latency at a sweep of its search settings
+  (benchmarks/ivfpq.py measures 10M too; it writes benchmarks/results/ivfpq.json).
 - memory: peak RSS of a process that loads the 100k index and answers one question, and of
   a process that builds the SQuAD index (`docqa index --rebuild`).
 - startup: `docqa --help`; `python app.py` until its first answer over HTTP, with a fresh index;
@@ -52,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 DATASET = ROOT.parent / "shared" / "data" / "squad-v1.1-dev-part1.json"
 RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
-SECTIONS = ("build", "bf16", "query", "faiss", "memory", "startup", "batch")
+SECTIONS = ("build", "bf16", "query", "faiss", "ivfpq", "memory", "startup", "batch")
 NOISE = 0.015
 
 
@@ -344,6 +347,18 @@ def section_faiss(work: Path) -> dict:
     return result
 
 
+def section_ivfpq(work: Path) -> dict:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from ivfpq import measure
+
+    from docqa.embedding import MiniLMEmbedder
+    from docqa.index import load_index
+
+    real = load_index(work / "index")
+    base = np.vstack([real.matrix, np.asarray(real.sentences.vectors, np.float32)])
+    return measure(1_000_000, base, MiniLMEmbedder().embed(questions(300)), work, "float32")
+
+
 # --- memory, start-up, batch --------------------------------------------------------------------
 
 # Starts the measured command and reports its wall seconds and ru_maxrss (KiB). Run as a fresh,
@@ -484,7 +499,7 @@ def main() -> int:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["machine"] = machine()
     ensure_squad_index(args.workdir)
-    functions = {"build": lambda work: section_build(work, args.build_articles), "bf16": lambda work: section_bf16(work, args.build_articles), "query": section_query, "faiss": section_faiss,
+    functions = {"build": lambda work: section_build(work, args.build_articles), "bf16": lambda work: section_bf16(work, args.build_articles), "query": section_query, "faiss": section_faiss, "ivfpq": section_ivfpq,
                  "memory": section_memory, "startup": section_startup, "batch": section_batch}
     for name in args.sections:
         before = load()

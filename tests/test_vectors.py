@@ -32,6 +32,38 @@ def test_exact_search_up_to_the_limit_and_hnsw_above():
         vector_index_settings(10, "int4")
 
 
+def test_ivfpq_past_a_few_million_vectors():
+    assert vector_index_settings(index_module.IVFPQ_LIMIT)["index"] == "hnsw"
+    above = vector_index_settings(10_000_000)
+    assert above == {"index": "ivfpq", "storage": "float16", "lists": 8192, "subquantizers": 48,
+                     "nprobe": index_module.IVFPQ_NPROBE, "k_factor": index_module.IVFPQ_K_FACTOR}
+    assert vector_index_settings(10_000_000, "sq8")["storage"] == "sq8"
+    assert vector_index_settings(1_000_000, ivfpq_limit=0)["lists"] == 2048
+
+
+def test_ivfpq_finds_the_exact_top_10_and_its_search_depth_survives_a_reload(tmp_path):
+    """On 20k clustered vectors: product-quantised codes find candidates, 8-bit copies re-rank them."""
+    import faiss
+
+    centres = random_unit_vectors(200, 384, seed=2)
+    rng = np.random.default_rng(3)
+    vectors = centres[rng.integers(0, 200, 20_000)] + rng.standard_normal((20_000, 384)).astype(np.float32) * 0.03
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[rng.integers(0, 20_000, 50)] + rng.standard_normal((50, 384)).astype(np.float32) * 0.02
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    settings = vector_index_settings(len(vectors), ivfpq_limit=0, exact_limit=0)
+    assert settings["index"] == "ivfpq" and settings["lists"] == 256
+    faiss_index = make_vector_index(vectors, settings)
+    _, found = faiss_index.search(queries, 10)
+    exact = np.argsort(-(queries @ vectors.T), axis=1, kind="stable")[:, :10]
+    assert np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)]) >= 0.95
+    assert np.abs(stored_vectors(faiss_index)[:100] - vectors[:100]).max() < 0.001  # the float16 copies
+    faiss.write_index(faiss_index, str(tmp_path / "v.faiss"))
+    reread = faiss.read_index(str(tmp_path / "v.faiss"))
+    assert isinstance(reread, faiss.IndexRefine)
+    assert faiss.extract_index_ivf(reread).nprobe == settings["nprobe"] and reread.k_factor == settings["k_factor"]
+
+
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 @pytest.mark.parametrize("storage", ["float32", "float16", "sq8"])
 def test_every_index_finds_the_exact_top_10_on_a_small_case(kind, storage):

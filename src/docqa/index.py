@@ -12,9 +12,9 @@ Layout of an index folder (no pickle anywhere)::
                       sentences are rows offsets[i]:offsets[i+1]), spans.npy (start, end within
                       the chunk's text) and vectors.npy (float16)
 
-The FAISS index is exact (a flat scan) up to ``EXACT_SEARCH_LIMIT`` chunks and HNSW above it;
-the manifest's ``vectors`` block records which, with its parameters and the vector storage
-(float32, or float16 / 8-bit scalar quantised to save memory).
+The FAISS index is exact (a flat scan) up to ``EXACT_SEARCH_LIMIT`` chunks, HNSW up to
+``IVFPQ_LIMIT`` and IVF-PQ above; the manifest's ``vectors`` block records which, with its
+parameters and the vector storage (float32, or float16 / 8-bit scalar quantised to save memory).
 
 The manifest records the size and sha256 of every other file, and loading checks them, so
 an edited, truncated or swapped file is reported (with the command that repairs it) instead
@@ -81,6 +81,14 @@ EXACT_SEARCH_LIMIT = 50_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 128
 HNSW_EF_SEARCH = 1024
+# Above this many chunks, IVF-PQ: HNSW keeps every float32 vector and its graph in memory (1.7
+# GiB at 1M). Product-quantised codes (48 bytes a vector) find candidates, float16 copies (768
+# bytes; 8-bit, 384, with DOCQA_VECTOR_STORAGE=sq8) re-rank them. Parameters by the sweep of
+# benchmarks/ivfpq.py (benchmarks/results/ivfpq.json).
+IVFPQ_LIMIT = 3_000_000
+IVFPQ_SUBQUANTIZERS = 48  # 8 dimensions each, 8 bits
+IVFPQ_NPROBE = 32  # lists scanned
+IVFPQ_K_FACTOR = 128  # candidates re-ranked per result wanted
 REBUILD_HINT = "run `docqa index --rebuild`"
 
 _WRITING: set[str] = set()  # the temporary folders this process is writing now: never leftovers
@@ -234,9 +242,12 @@ def ensure_fresh(index_dir: Path, corpus_dir: Path, settings: IndexSettings) -> 
         )
 
 
-def vector_index_settings(count: int, storage: str = "float32", exact_limit: int | None = None) -> dict:
+def vector_index_settings(count: int, storage: str = "float32", exact_limit: int | None = None,
+                          ivfpq_limit: int | None = None) -> dict:
     """Which FAISS index suits ``count`` vectors: exact up to ``exact_limit`` (default
-    ``EXACT_SEARCH_LIMIT``), HNSW above.
+    ``EXACT_SEARCH_LIMIT``), HNSW up to ``ivfpq_limit`` (default ``IVFPQ_LIMIT``), IVF-PQ above:
+    product-quantised codes whose candidates are re-ranked by float16 copies of the vectors
+    (8-bit with ``storage`` "sq8").
 
     Raises:
         ValueError: an unknown ``storage``.
@@ -245,8 +256,16 @@ def vector_index_settings(count: int, storage: str = "float32", exact_limit: int
         raise ValueError(f"vector storage {storage!r} is unknown; use one of {', '.join(STORAGES)}")
     if count <= (EXACT_SEARCH_LIMIT if exact_limit is None else exact_limit):
         return {"index": "flat", "storage": storage}
-    return {"index": "hnsw", "storage": storage, "neighbours": HNSW_NEIGHBOURS,
-            "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": HNSW_EF_SEARCH}
+    if count <= (IVFPQ_LIMIT if ivfpq_limit is None else ivfpq_limit):
+        return {"index": "hnsw", "storage": storage, "neighbours": HNSW_NEIGHBOURS,
+                "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": HNSW_EF_SEARCH}
+    # about 2 * sqrt(count) lists, a power of two: 2,048 at 1M, 8,192 at 10M
+    lists = int(2 ** round(np.log2(max(2 * np.sqrt(count), 16))))
+    lists = max(1, min(lists, count // 39))  # k-means wants some 39 vectors a list
+    # the copies that re-rank: float16 unless 8-bit is asked for (float32 would double them for no gain)
+    return {"index": "ivfpq", "storage": "sq8" if storage == "sq8" else "float16", "lists": lists,
+            "subquantizers": IVFPQ_SUBQUANTIZERS,
+            "nprobe": min(IVFPQ_NPROBE, lists), "k_factor": IVFPQ_K_FACTOR}
 
 
 def make_vector_index(vectors: np.ndarray, settings: dict):
@@ -265,12 +284,50 @@ def make_vector_index(vectors: np.ndarray, settings: dict):
             faiss.IndexHNSWSQ(dimension, quantizer, m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = settings["ef_construction"]
         index.hnsw.efSearch = settings["ef_search"]
+    elif settings["index"] == "ivfpq":
+        index = _ivfpq(dimension, settings)
+        # trained on a seeded sample: about 40 vectors a list is plenty for k-means, and all of
+        # 10M would take hours on a laptop's cores
+        sample = min(len(vectors), max(40 * settings["lists"], 65_536))
+        rows = np.sort(np.random.default_rng(0).choice(len(vectors), sample, replace=False))
+        index.train(vectors[rows])
+        for start in range(0, len(vectors), 1_000_000):  # added in parts: no second copy of all vectors
+            index.add(vectors[start : start + 1_000_000])
+        return index
     else:
         raise ValueError(f"FAISS index type {settings['index']!r} is unknown")
     if not index.is_trained:
         index.train(vectors)
     index.add(vectors)
     return index
+
+
+def _ivfpq(dimension: int, settings: dict):
+    """An untrained IVF-PQ index, re-ranked by float16 or 8-bit copies of the vectors, searching as ``settings`` say."""
+    import faiss
+
+    coarse = faiss.IndexFlatIP(dimension)
+    codes = faiss.IndexIVFPQ(coarse, dimension, settings["lists"], settings["subquantizers"], 8,
+                             faiss.METRIC_INNER_PRODUCT)
+    codes.do_polysemous_training = False  # for Hamming filtering, which docqa does not use; slow to train
+    codes.own_fields = True
+    coarse.this.disown()
+    kind = faiss.ScalarQuantizer.QT_8bit if settings["storage"] == "sq8" else faiss.ScalarQuantizer.QT_fp16
+    refine = faiss.IndexScalarQuantizer(dimension, kind, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexRefine(codes, refine)
+    index.own_fields = index.own_refine_index = True
+    codes.this.disown()
+    refine.this.disown()
+    set_ivfpq_search(index, settings)
+    return index
+
+
+def set_ivfpq_search(index, settings: dict) -> None:
+    """The search depth of an IVF-PQ index: lists scanned, and candidates re-ranked per result."""
+    import faiss
+
+    faiss.extract_index_ivf(index).nprobe = int(settings.get("nprobe", IVFPQ_NPROBE))
+    faiss.downcast_index(index).k_factor = float(settings.get("k_factor", IVFPQ_K_FACTOR))
 
 
 def stored_vectors(faiss_index) -> np.ndarray:
@@ -387,6 +444,8 @@ def _load_index(index_dir: Path) -> LoadedIndex:
             )
     if isinstance(vectors, faiss.IndexHNSW):  # search depth is not part of the graph: an older index searches as deep as a new one
         vectors.hnsw.efSearch = max(int(manifest.get("vectors", {}).get("ef_search", HNSW_EF_SEARCH)), HNSW_EF_SEARCH)
+    if isinstance(vectors, faiss.IndexRefine):  # nor is an IVF-PQ index's: it is set again, as saved
+        set_ivfpq_search(vectors, manifest.get("vectors", {}))
     return LoadedIndex(manifest, chunks, documents, vectors, keyword, sentences)
 
 

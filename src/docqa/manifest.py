@@ -68,7 +68,8 @@ SCHEMA = {
     "corpus": {"files": _each(_text), "skipped": _each(_text)},
     "counts": {"documents": _count, "chunks": _count},
     "files": _index_file,
-    "vectors": {"index": _text, "storage": _text, "neighbours": _count, "ef_construction": _count, "ef_search": _count},
+    "vectors": {"index": _text, "storage": _text, "neighbours": _count, "ef_construction": _count, "ef_search": _count,
+                "lists": _count, "subquantizers": _count, "nprobe": _count, "k_factor": _number},
     "build_seconds": _number,
 }
 

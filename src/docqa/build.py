@@ -212,9 +212,10 @@ class _Reuse:
         new_spans: list = [None] * len(missing)
         new_sentences: list = [None] * len(missing)
         rows = list(missing.values())
+        window = getattr(embedder, "embed_window", EMBED_WINDOW)  # a Ray cluster takes longer runs
         with progress_bar(len(rows), progress) as advance:
-            for first in range(0, len(rows), EMBED_WINDOW):
-                texts = [chunks[row].text for row in rows[first : first + EMBED_WINDOW]]
+            for first in range(0, len(rows), window):
+                texts = [chunks[row].text for row in rows[first : first + window]]
                 spans = [passage_sentences(text) for text in texts]
                 vectors, sentences = embed_passages(embedder, texts, spans, progress=advance)
                 if vectors.shape != (len(texts), embedder.dimension):

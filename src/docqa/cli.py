@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="build or update the index of the corpus")
     _add_common(index, build_flag=False, mode_flag=False)
     index.add_argument("--rebuild", action="store_true", help="build from scratch even when up to date")
+    index.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="embed on a Ray cluster: ADDRESS (e.g. ray://host:10001), or without one the cluster "
+                            "`ray start` began on this machine, else a local one (needs pip install -e \".[ray]\")")
+    index.add_argument("--ray-actors", type=_positive_int, default=None, metavar="N",
+                       help="with --ray: actors embedding at once, one model each (default: one per CPU, at most 8)")
 
     search = commands.add_parser("search", help="show the passages that best match a query")
     search.add_argument("query", metavar="QUERY")
@@ -191,6 +196,9 @@ def _run_index(pipeline, args) -> int:
     from .errors import CorruptIndex, IndexNotFound
     from .index import REBUILD_HINT
 
+    if args.ray is not None:
+        pipeline.embedder = _on_ray(pipeline.embedder, args.ray or None, args.ray_actors)
+
     rebuild = args.rebuild
     if not rebuild:
         try:
@@ -215,6 +223,21 @@ def _run_index(pipeline, args) -> int:
     report = pipeline.build(progress=_progress(), rebuild=rebuild)
     _print_build_report(report, sys.stdout)
     return 0
+
+
+def _on_ray(local, address: str | None, actors: int | None):
+    """``local``'s embedding moved to a Ray cluster: each actor makes the same model."""
+    from functools import partial
+
+    from .embedding import MiniLMEmbedder
+    from .ray_embedder import RayEmbedder
+
+    if isinstance(local, MiniLMEmbedder):
+        factory = partial(MiniLMEmbedder, precision=local.requested_precision, engine="torch",
+                          device=local.requested_device)
+    else:  # an embedder given by the caller (tests): made on each actor by its class
+        factory = type(local)
+    return RayEmbedder(local, factory, address=address, actors=actors)
 
 
 def _print_build_report(report, stream) -> None:

@@ -19,7 +19,7 @@ ray = pytest.importorskip("ray", reason='Ray comes with the ray extra: pip insta
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 QUESTIONS = ["Which company did the working group collaborate with in 2010?", "Who leads the working group?",
-             "What is the budget of the working group?"]
+             "What is the budget of the working group?", "Where did the working group meet in 2012?"]
 TIMINGS = {"created", "build_seconds"}
 
 
@@ -43,14 +43,23 @@ def manifest_without_timings(index_dir):
     return manifest
 
 
-def test_a_ray_build_equals_the_local_build_and_answers_the_same(local_ray, tmp_path, monkeypatch):
+HTML = ("<html><head><title>Meetings</title></head><body><h1>Meetings of the working group</h1>"
+        "<p>The working group met in Geneva in 2012 with twenty member states.</p>"
+        "<p>A second meeting in 2013 reviewed the guidance on online recruitment.</p></body></html>")
+
+
+def test_a_ray_build_equals_the_local_build_and_answers_the_same(local_ray, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("DOCQA_NO_PROGRESS", "1")
     corpus = tmp_path / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
+    (corpus / "meetings.html").write_text(HTML, encoding="utf-8")  # parsed on the cluster
+    caplog.set_level("INFO", logger="docqa")
     assert main(["index", "--corpus", str(corpus), "--index", str(tmp_path / "local")]) == 0
     assert main(["index", "--corpus", str(corpus), "--index", str(tmp_path / "ray"), "--ray", "--ray-actors", "2"]) == 0
 
+    assert "read 1 file on the Ray cluster" in caplog.text
     local, on_ray = load_index(tmp_path / "local"), load_index(tmp_path / "ray")
+    assert "meetings.html" in on_ray.documents
     assert on_ray.chunks == local.chunks and on_ray.documents == local.documents
     np.testing.assert_allclose(on_ray.matrix, local.matrix, atol=1e-5)
     np.testing.assert_allclose(np.asarray(on_ray.sentences.vectors, np.float32),

@@ -100,8 +100,12 @@ def _build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, chunking
     chunks: list[Chunk] = []
     skipped: list[SkippedFile] = []
     files_read = 0
+    # a Ray cluster reads the files that need reading in parallel (ray_embedder.py); locally, one by one below
+    read_elsewhere = embedder.read_documents([f for f in files if plan.needs_reading(f)], chunking) \
+        if hasattr(embedder, "read_documents") else {}
     for corpus_file in files:
-        document, document_chunks, reason, was_read = plan.document(corpus_file, chunking, embedder)
+        document, document_chunks, reason, was_read = plan.document(corpus_file, chunking, embedder,
+                                                                     read_elsewhere.get(corpus_file.source))
         files_read += was_read
         if document is None:
             skipped.append(SkippedFile(corpus_file.source, reason))
@@ -177,9 +181,18 @@ class _Reuse:
             self.previous = previous
             self.vector_rows = {text_key(c.text): row for row, c in enumerate(previous.chunks)}
 
-    def document(self, corpus_file: CorpusFile, chunking: ChunkingParams, embedder: Embedder
+    def needs_reading(self, corpus_file: CorpusFile) -> bool:
+        """Whether ``document`` would read the file: nothing of the previous index stands for it."""
+        unchanged = self.files.get(corpus_file.source) == corpus_file.sha256
+        known = unchanged and (corpus_file.source in self.documents or corpus_file.source in self.skipped)
+        return not known and corpus_file.sha256 not in self.by_content
+
+    def document(self, corpus_file: CorpusFile, chunking: ChunkingParams, embedder: Embedder, read=None
                  ) -> tuple[Document | None, list[Chunk], str, bool]:
-        """The file's Document and chunks (or None and the reason it is skipped), and whether it was read."""
+        """The file's Document and chunks (or None and the reason it is skipped), and whether it was read.
+
+        ``read``: the file as read elsewhere (a Ray cluster): (Document or None, chunks, reason).
+        """
         unchanged = self.files.get(corpus_file.source) == corpus_file.sha256
         if unchanged and corpus_file.source in self.documents:
             return self.documents[corpus_file.source], self.chunks.get(corpus_file.source, []), "", False
@@ -189,6 +202,9 @@ class _Reuse:
         if same_content is not None:  # renamed or copied: the text is known, the ids follow the new path
             document = replace(same_content, source=corpus_file.source)
             return document, chunk_document(document, chunking, embedder.token_spans), "", False
+        if read is not None:
+            document, chunks, reason = read
+            return (None, [], reason, True) if document is None else (document, chunks, "", True)
         document, reason = read_document(corpus_file)
         if document is None:
             return None, [], reason, True

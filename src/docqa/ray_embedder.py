@@ -1,11 +1,13 @@
-"""Embedding a corpus on a Ray cluster: ``docqa index --ray [ADDRESS]``.
+"""Reading and embedding a corpus on a Ray cluster: ``docqa index --ray [ADDRESS]``.
 
-The build itself is the local one (build.py): it reads and chunks the files, reuses the
-vectors of unchanged text, and writes the index. Only the embedding, nearly all of a build's
-time (324 of 330 s for SciFact's 9,838 chunks), goes to the cluster: the new chunk texts
-stream through Ray Data's ``map_batches`` to a pool of actors, each holding one copy of the
-model, and their vectors stream back. The index is the one a local build writes: the same
-chunks, vectors equal within float tolerance, the same manifest apart from timings.
+The build itself is the local one (build.py): it lists the files, reuses what did not
+change, and writes the index. What costs goes to the cluster: files of the formats parsed
+whole (PDF, Word, HTML) are sent in windows and parsed and chunked by Ray tasks (text and
+Markdown, read in parts, stay local: reading them is cheap), and the new chunk texts stream
+through Ray Data's ``map_batches`` to a pool of actors, each holding one copy of the model
+(embedding was 324 of 330 s of SciFact's local build). The index is the one a local build
+writes: the same chunks, vectors equal within float tolerance, the same manifest apart from
+timings.
 
 Ray is optional (``pip install -e ".[ray]"``); nothing here is imported without it.
 """
@@ -28,6 +30,9 @@ WINDOW = 50_000
 BATCH = 32  # texts per actor call
 
 
+READ_WINDOW_BYTES = 256 * 2**20  # file bytes sent to the cluster in one run, at most
+
+
 class RayUnavailable(DocqaError):
     """Ray is not installed, or the cluster cannot be reached."""
 
@@ -45,6 +50,22 @@ class _EmbedActor:
             else _embed_each(self.embedder, texts, spans)
         return {"row": batch["row"], "vector": np.asarray(vectors, dtype=np.float32),
                 "sentences": np.array([np.asarray(s, dtype=np.float32).tobytes() for s in sentences], dtype=object)}
+
+
+def _read_batch(batch: dict, chunking, factory) -> dict:
+    """Parse and chunk files on a Ray worker, as the local build would (``read_bytes``)."""
+    import pickle
+
+    from .chunking import chunk_document
+    from .corpus import read_bytes
+
+    token_spans = factory().token_spans  # the tokenizer only: the model is not loaded for this
+    results = []
+    for source, sha256, data in zip(batch["source"], batch["sha256"], batch["data"]):
+        document, reason = read_bytes(bytes(data), str(source), str(sha256))
+        chunks = chunk_document(document, chunking, token_spans) if document is not None else []
+        results.append(pickle.dumps((document, chunks, reason)))
+    return {"source": batch["source"], "result": np.array(results, dtype=object)}
 
 
 def _embed_each(embedder, texts, spans):
@@ -109,6 +130,51 @@ class RayEmbedder:
                                      f"start one with `ray start --head`, or leave --ray out to build here") from None
             logger.info("Ray cluster: %s", ray.cluster_resources())
         return ray
+
+    def read_documents(self, files, chunking) -> dict:
+        """The files of formats parsed whole, read and chunked on the cluster.
+
+        Returns:
+            {source: (Document or None, its chunks, the reason it was skipped)} for the files
+            it read; the build reads the others itself (text, Markdown, files over the size
+            limit, which are refused locally with the usual message).
+        """
+        import pickle
+
+        from . import config
+        from .corpus import STREAMED
+
+        limit = config.max_file_bytes()
+        whole = [f for f in files if f.path.suffix.lower() not in STREAMED and 0 < (f.size or f.path.stat().st_size) <= limit]
+        if not whole:
+            return {}
+        ray = self._connect()
+        results: dict = {}
+        window: list = []
+        held = 0
+
+        def run(window):
+            dataset = ray.data.from_items(window, override_num_blocks=min(len(window), 16)).map_batches(
+                _read_batch, fn_kwargs={"chunking": chunking, "factory": self.factory}, batch_size=4,
+                batch_format="numpy")
+            for batch in dataset.iter_batches(batch_size=16, batch_format="numpy"):
+                for source, packed in zip(batch["source"], batch["result"]):
+                    results[str(source)] = pickle.loads(packed)
+
+        for corpus_file in whole:
+            try:
+                data = corpus_file.path.read_bytes()
+            except OSError:
+                continue  # the build reads it itself, and says why it cannot
+            window.append({"source": corpus_file.source, "sha256": corpus_file.sha256, "data": data})
+            held += len(data)
+            if held >= READ_WINDOW_BYTES:
+                run(window)
+                window, held = [], 0
+        if window:
+            run(window)
+        logger.info("read %d file%s on the Ray cluster", len(results), "" if len(results) == 1 else "s")
+        return results
 
     def embed_passages(self, texts: Sequence[str], sentence_spans: Sequence[Sequence[tuple[int, int]]], *,
                        progress: bool | Callable[[int], object] = False) -> tuple[np.ndarray, list[np.ndarray]]:

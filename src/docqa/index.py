@@ -890,3 +890,8 @@ def pause_point(stage: str) -> None:
         if time.monotonic() > deadline:
             os._exit(3)
         time.sleep(0.01)
+
+
+# the record format of chunks.jsonl and documents.jsonl, for whatever else carries chunks as JSON (ray_embedder.py)
+chunk_record, chunk_from_record = _chunk_record, _chunk_from_record
+document_record, document_from_record = _document_record, _document_from_record

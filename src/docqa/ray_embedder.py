@@ -53,19 +53,31 @@ class _EmbedActor:
 
 
 def _read_batch(batch: dict, chunking, factory) -> dict:
-    """Parse and chunk files on a Ray worker, as the local build would (``read_bytes``)."""
-    import pickle
+    """Parse and chunk files on a Ray worker, as the local build would (``read_bytes``).
 
+    Each result goes back as JSON, in the index's own record format: nothing that a loader
+    would execute crosses from the cluster.
+    """
     from .chunking import chunk_document
     from .corpus import read_bytes
+    from .index import chunk_record, document_record
 
     token_spans = factory().token_spans  # the tokenizer only: the model is not loaded for this
     results = []
     for source, sha256, data in zip(batch["source"], batch["sha256"], batch["data"]):
         document, reason = read_bytes(bytes(data), str(source), str(sha256))
         chunks = chunk_document(document, chunking, token_spans) if document is not None else []
-        results.append(pickle.dumps((document, chunks, reason)))
+        results.append(json.dumps({"document": None if document is None else document_record(document),
+                                   "chunks": [chunk_record(c) for c in chunks], "reason": reason}))
     return {"source": batch["source"], "result": np.array(results, dtype=object)}
+
+
+def _read_result(text: str) -> tuple:
+    from .index import chunk_from_record, document_from_record
+
+    record = json.loads(text)
+    document = None if record["document"] is None else document_from_record(record["document"])
+    return document, [chunk_from_record(c) for c in record["chunks"]], record["reason"]
 
 
 def _embed_each(embedder, texts, spans):
@@ -139,8 +151,6 @@ class RayEmbedder:
             it read; the build reads the others itself (text, Markdown, files over the size
             limit, which are refused locally with the usual message).
         """
-        import pickle
-
         from . import config
         from .corpus import STREAMED
 
@@ -159,7 +169,7 @@ class RayEmbedder:
                 batch_format="numpy")
             for batch in dataset.iter_batches(batch_size=16, batch_format="numpy"):
                 for source, packed in zip(batch["source"], batch["result"]):
-                    results[str(source)] = pickle.loads(packed)
+                    results[str(source)] = _read_result(str(packed))
 
         for corpus_file in whole:
             try:

@@ -138,8 +138,10 @@ class RayEmbedder:
                 ray.init(address=self.address, runtime_env=self.runtime_env, logging_level=logging.WARNING,
                          log_to_driver=False, include_dashboard=False)
             except (ConnectionError, ValueError, RuntimeError) as error:
-                raise RayUnavailable(f"cannot reach the Ray cluster at {self.address or 'this machine'} ({error}); "
-                                     f"start one with `ray start --head`, or leave --ray out to build here") from None
+                raise RayUnavailable(f"cannot connect to the Ray cluster at {self.address or 'this machine'} ({error}); "
+                                     f"check the address and that this machine may join the cluster (Ray's log "
+                                     f"above says when a token is refused), start one with `ray start --head`, "
+                                     f"or leave --ray out to build here") from None
             logger.info("Ray cluster: %s", ray.cluster_resources())
         return ray
 

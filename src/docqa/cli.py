@@ -36,7 +36,7 @@ def _add_common(parser: argparse.ArgumentParser, *, build_flag: bool = True, mod
     if build_flag:
         parser.add_argument("--no-build", action="store_true",
                             help="fail instead of building the index when it is missing or stale")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+    parser.add_argument("--device", choices=config.DEVICES, default=None,
                         help="where the embedding model runs: auto (default, or DOCQA_DEVICE: a CUDA GPU when "
                              "there is one), cpu or cuda (falls back to the CPU, saying so, without one)")
     if mode_flag:

@@ -222,8 +222,11 @@ class MiniLMEmbedder:
             path = export_path(model_path(), config.cache_dir())
             encoder = load_checked(path, threads)
             if encoder is None:  # first use, or a damaged export: made with torch, once
-                export(self._model[0].auto_model, path)
+                model = self._model  # loading it exports when no export is recorded (_export_once)
                 encoder = load_checked(path, threads)
+                if encoder is None:  # the recorded export was damaged: loading the model did not replace it
+                    export(model[0].auto_model, path)
+                    encoder = load_checked(path, threads)
             return encoder
         except Exception as error:
             if self.engine == "onnx":

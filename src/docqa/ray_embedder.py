@@ -44,10 +44,11 @@ class _EmbedActor:
         self.embedder = factory()
 
     def __call__(self, batch: dict) -> dict:
+        from .embedding import embed_passages  # the model's one pass, or a sentence at a time for embedders without it
+
         texts = [str(text) for text in batch["text"]]
         spans = [[tuple(span) for span in json.loads(item)] for item in batch["spans"]]
-        vectors, sentences = self.embedder.embed_passages(texts, spans) if hasattr(self.embedder, "embed_passages") \
-            else _embed_each(self.embedder, texts, spans)
+        vectors, sentences = embed_passages(self.embedder, texts, spans)
         return {"row": batch["row"], "vector": np.asarray(vectors, dtype=np.float32),
                 "sentences": np.array([np.asarray(s, dtype=np.float32).tobytes() for s in sentences], dtype=object)}
 
@@ -78,12 +79,6 @@ def _read_result(text: str) -> tuple:
     record = json.loads(text)
     document = None if record["document"] is None else document_from_record(record["document"])
     return document, [chunk_from_record(c) for c in record["chunks"]], record["reason"]
-
-
-def _embed_each(embedder, texts, spans):
-    from .embedding import embed_passages
-
-    return embed_passages(embedder, texts, spans)
 
 
 def _check_reachable(address: str | None, seconds: float = 5.0) -> None:

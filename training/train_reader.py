@@ -18,8 +18,9 @@ articles:
   what retrieval brings; a sentence holding the answer's text is left out);
 - SQuAD v2.0's unanswerable questions (written to look answerable from their paragraph): every
   sentence of the paragraph and two hard negatives, all negative;
-- docqa's paraphrased questions (benchmarks/data/paraphrased_questions.jsonl) on the training
-  articles, the same way.
+- docqa's paraphrased questions (benchmarks/data/paraphrased_questions.jsonl) and the questions
+  written for training in people's own words (training/data/own_words/*.jsonl, checked by
+  training/check_questions.py; on even articles only) on the training articles, the same way.
 
 Training: binary cross-entropy, AdamW, linear warm-up and decay, batches of pairs of similar
 length; the word, position and type embeddings stay frozen (they are the packaged model's, so
@@ -58,6 +59,7 @@ SHARED = ROOT.parent / "shared" / "data"
 MODELS = ROOT / "src" / "docqa" / "models"
 RESULTS = ROOT / "benchmarks" / "results"
 CALIBRATION = ("Oxygen", "Geology", "Harvard_University")
+OWN_WORDS = ROOT / "training" / "data" / "own_words"
 HARD_NEGATIVES = 2
 
 
@@ -66,6 +68,12 @@ def articles_by_half(v1: dict) -> tuple[list[str], list[str], list[str]]:
     even = [a["title"] for i, a in enumerate(v1["data"]) if i % 2 == 0]
     odd = [a["title"] for i, a in enumerate(v1["data"]) if i % 2 == 1]
     return [t for t in even if t not in CALIBRATION], [t for t in even if t in CALIBRATION], odd
+
+
+def own_words_questions(folder: Path = OWN_WORDS) -> list[dict]:
+    """The questions written for training in people's own words, marked as such."""
+    return [{**json.loads(line), "set": "own-words"} for path in sorted(folder.glob("*.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def sentence_spans(context: str) -> list[tuple[int, int]]:
@@ -101,7 +109,8 @@ def article_questions(title: str, v1: dict, v2: dict, paraphrased: list[dict]) -
         if q["answerable"] and not answers:
             continue
         questions.append({"id": f"para-{number}", "question": q["question"], "paragraph": q["paragraph"],
-                          "answers": answers, "source": "paraphrased" if q["answerable"] else "paraphrased-unanswerable",
+                          "answers": answers,
+                          "source": q.get("set", "paraphrased") + ("" if q["answerable"] else "-unanswerable"),
                           "evidence": q.get("evidence")})
     for q in questions:
         spans = paragraphs[q["paragraph"]]["spans"]
@@ -207,11 +216,14 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float:
 
 
 def by_source(items: list[dict], score) -> dict:
-    """``measure`` on SQuAD's questions (answerable with v2.0's unanswerable ones) and on the
-    paraphrased ones, apart."""
-    squad = [i for i in items if i["source"].startswith("squad")]
-    para = [i for i in items if i["source"].startswith("paraphrased")]
-    return {"squad": measure(squad, score), **({"paraphrased": measure(para, score)} if para else {})}
+    """``measure`` on SQuAD's questions (answerable with v2.0's unanswerable ones), on the
+    paraphrased ones and on those written for training in people's own words, apart."""
+    result = {}
+    for name, prefix in (("squad", "squad"), ("paraphrased", "paraphrased"), ("own_words", "own-words")):
+        group = [i for i in items if i["source"].startswith(prefix)]
+        if group:
+            result[name] = measure(group, score)
+    return result
 
 
 def cosine_scorer(embedder):
@@ -268,7 +280,7 @@ def main() -> int:
 
     v1 = json.loads((SHARED / "squad-v1.1-dev-part1.json").read_text())
     v2 = json.loads((SHARED / "squad-v2.0-dev-part1.json").read_text())
-    paraphrased = read_questions()
+    paraphrased = read_questions() + own_words_questions()
     train_titles, calibration_titles, test_titles = articles_by_half(v1)
     embedder = MiniLMEmbedder()
     data_file = args.out / "items.json"

@@ -137,3 +137,34 @@ def test_a_remembering_reader_reads_each_pair_once(monkeypatch):
     assert read == [[("Who?", "A."), ("Who?", "Bb.")], [("When?", "C.")]]
     Reader().logits([("Who?", "A.")])
     assert len(read) == 3  # without remember, every call reads
+
+
+class CountingReader:
+    """A fake reader: a fixed logit per sentence, and a count of its calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def logits(self, pairs):
+        self.calls.append(list(pairs))
+        return np.array([3.0 if "Microsoft" in b or "2012" in b else -3.0 for _, b in pairs], dtype=np.float32)
+
+
+def test_several_questions_are_read_together_and_answered_as_one_by_one(reader_models, small_corpus, tmp_path,
+                                                                         embedder):
+    from docqa.pipeline import Pipeline
+
+    questions = ["Which company helped with the second meeting?", "When is the next film due?",
+                 "Which company helped with the second meeting?"]
+    together = CountingReader()
+    pipeline = Pipeline(small_corpus, tmp_path / "index", embedder=embedder, reader=together)
+    pipeline.ensure_index()
+    answers = pipeline.ask_many(questions, k=3)
+    assert len(together.calls) == 1  # one read for all three questions
+    assert len(together.calls[0]) == len(set(together.calls[0]))  # a pair asked twice is read once
+    alone = CountingReader()
+    pipeline.reader = alone
+    one_by_one = [pipeline.ask(question, k=3) for question in questions]
+    assert len(alone.calls) == 3
+    assert [a.to_record() for a in answers] == [a.to_record() for a in one_by_one]
+    assert "Microsoft" in answers[0].citations[0].quote and "2012" in answers[1].citations[0].quote

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .answer import AnswerPolicy, SentenceCandidate, TermStatistics, candidate_spans, compose_answer
+from .answer import AnswerPolicy, SentenceCandidate, TermStatistics, candidate_spans, compose_answer, score_candidates
 from .chunking import ChunkingParams
 from .cleaning import replace_surrogates, without_markup
 from .embedding import Embedder, MiniLMEmbedder
@@ -188,21 +188,46 @@ class Pipeline:
         check_k(max(answer_k, retrieve_k), index)
         query_vectors = self.embedder.embed(weighed)
         all_hits = retrieve(index, weighed, query_vectors, max(answer_k, retrieve_k), retrieval or self.retrieval)
+        # A follow-up is answered as completed ("When was it published?" + the previous subject):
+        # on tests/data/followups.jsonl the completed question answers 9 of 15 pairs, the bare
+        # words 7 (benchmarks/followups.py, hybrid, k 5).
+        all_candidates = [self._sentence_candidates(query_vector, hits[:answer_k], index, cache)
+                          for query_vector, hits in zip(query_vectors, all_hits)]
+        reader = self._reader_for(weighed, [hits[:answer_k] for hits in all_hits], all_candidates, index, stats)
         results = []
-        for question, query, text, query_vector, hits in zip(questions, queries, weighed, query_vectors, all_hits):
-            # A follow-up is answered as completed ("When was it published?" + the previous subject):
-            # on tests/data/followups.jsonl the completed question answers 9 of 15 pairs, the bare
-            # words 7 (benchmarks/followups.py, hybrid, k 5).
+        for question, query, text, hits, candidates in zip(questions, queries, weighed, all_hits, all_candidates):
             answer_hits = hits[:answer_k]
-            candidates = self._sentence_candidates(query_vector, answer_hits, index, cache)
-            answer = compose_answer(text, answer_hits, candidates, index.documents, stats, self.policy,
-                                    None if self.reader is None else self.reader.logits)
+            answer = compose_answer(text, answer_hits, candidates, index.documents, stats, self.policy, reader)
             answer = with_places(answer, index.documents)
             if query != question:
                 answer = replace(answer, extra={**answer.extra, "searched": query})
             answer = replace(answer, question=question)  # as asked, markup and all
             results.append(([*answer.passages, *hits[answer_k:]], answer))
         return results
+
+    def _reader_for(self, texts, all_hits, all_candidates, index, stats):
+        """The reader's scorer for these questions: with several, the pairs that each answer
+        will read are gathered first and read together (fewer, fuller batches), then looked up."""
+        if self.reader is None or len(texts) < 2:
+            return None if self.reader is None else self.reader.logits
+        wanted: list[tuple[str, str]] = []
+
+        def record(pairs):
+            wanted.extend(pairs)
+            return np.zeros(len(pairs))
+
+        for text, hits, candidates in zip(texts, all_hits, all_candidates):
+            score_candidates(text, hits, candidates, index.documents, stats, self.policy, record)
+        unique = list(dict.fromkeys(wanted))
+        read = dict(zip(unique, self.reader.logits(unique).tolist())) if unique else {}
+
+        def look_up(pairs):
+            missing = [pair for pair in pairs if pair not in read]
+            if missing:
+                read.update(zip(missing, self.reader.logits(missing).tolist()))
+            return np.array([read[pair] for pair in pairs], dtype=np.float32)
+
+        return look_up
 
     def sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit]) -> list[SentenceCandidate]:
         """The sentences of ``hits`` with their cosine to the question.

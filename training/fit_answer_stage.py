@@ -12,7 +12,8 @@ passages, ``score_candidates`` with the reader), and:
    the candidates the reader read, for the answerable questions (label: holds a gold answer);
 2. the reader decline model, a logistic regression over (best reader logit, best combined
    logit, feature answerability logit), on every question (label: answerable); its threshold
-   is the highest that declines at most ``MAX_FALSE_DECLINES`` of SQuAD's answerable questions.
+   is the highest that declines at most ``MAX_FALSE_DECLINES`` of SQuAD's answerable questions
+   and at most ``MAX_OWN_WORDS_FALSE_DECLINES`` of those asked in people's own words.
 
 With ``--write`` both go to src/docqa/models/ (reader_combiner.json, reader_answerability.json);
 the figures on the calibration articles go to benchmarks/results/answer_stage_fit.json.
@@ -44,12 +45,14 @@ from docqa.reader import READER_QUESTION_FEATURES, READER_SENTENCE_FEATURES, Rea
 from docqa.retrieve import retrieve  # noqa: E402
 from paraphrased import read_questions, with_paraphrased_questions  # noqa: E402
 from train_answer_models import fit, normal  # noqa: E402
-from train_reader import SHARED, articles_by_half, auc  # noqa: E402
+from train_reader import SHARED, articles_by_half, auc, own_words_questions  # noqa: E402
 
 MODELS = ROOT / "src" / "docqa" / "models"
 RESULTS = ROOT / "benchmarks" / "results"
 DISTRACTORS, OUT_OF_CORPUS = 3, 2
 MAX_FALSE_DECLINES = 0.04
+# and at most this share of the questions asked in people's own words (paraphrased and own-words)
+MAX_OWN_WORDS_FALSE_DECLINES = 0.06
 MAX_OUT_OF_CORPUS = 300
 
 
@@ -67,7 +70,7 @@ def calibration_set(v1: dict, v2: dict, calibration: list[str], others: list[str
         articles.append({"title": title, "paragraphs": [
             {"context": p["context"], "qas": list(p["qas"]) + impossible.get(p["context"], [])}
             for p in article["paragraphs"]]})
-    articles = with_paraphrased_questions(articles, read_questions(), keep_original=True)
+    articles = with_paraphrased_questions(articles, read_questions() + own_words_questions(), keep_original=True)
     for title in others[: DISTRACTORS + OUT_OF_CORPUS]:
         articles.append(by_title[title] if title in others[DISTRACTORS:] else
                         {"title": title, "paragraphs": [{"context": p["context"], "qas": []} for p in by_title[title]["paragraphs"]]})
@@ -115,6 +118,10 @@ def main() -> int:
         gathered.append((question, scores, labels))
 
     answerable = [(q, s, y) for q, s, y in gathered if q.kind == "answerable" and s.reader_logits is not None]
+    # how deep in the ranker's order the first sentence holding the answer lies: what reading
+    # fewer candidates would cost
+    depths = [int(np.flatnonzero(y[np.argsort(-s.ranker, kind="stable")])[0]) + 1 if y.any() else None
+              for _, s, y in answerable]
     sentence_rows = np.vstack([reader_sentence_rows(s)[s.read] for _, s, _ in answerable])
     sentence_labels = np.concatenate([y[s.read] for _, s, y in answerable])
     combiner = fit(sentence_rows, sentence_labels, READER_SENTENCE_FEATURES)
@@ -134,7 +141,9 @@ def main() -> int:
     decline = fit(rows_a, labels_a.astype(int), READER_QUESTION_FEATURES)
     p = decline.probabilities(rows_a)
     squad_answerable = labels_a & ~para_a
-    threshold = float(np.sort(p[squad_answerable])[int(MAX_FALSE_DECLINES * squad_answerable.sum())])
+    own_words_answerable = labels_a & para_a
+    threshold = min(float(np.sort(p[squad_answerable])[int(MAX_FALSE_DECLINES * squad_answerable.sum())]),
+                    float(np.sort(p[own_words_answerable])[int(MAX_OWN_WORDS_FALSE_DECLINES * own_words_answerable.sum())]))
     decline = LinearModel(decline.features, decline.weights, decline.bias, decline.mean, decline.scale, round(threshold, 4))
     declined = p < decline.threshold
 
@@ -148,15 +157,17 @@ def main() -> int:
         "combiner_weights": dict(zip(READER_SENTENCE_FEATURES, combiner.weights)),
         "decline_weights": dict(zip(READER_QUESTION_FEATURES, decline.weights)),
         "threshold": decline.threshold,
+        "gold_within_ranker_top": {str(k): share(np.array([d is not None and d <= k for d in depths]))
+                                   for k in (1, 2, 4, 6, 8, 12, 20)},
         "calibration_articles": {
             "squad_best_sentence_holds_gold": share(right_a[squad_answerable]),
             "squad_answer_holds_gold": share((right_a & ~declined)[squad_answerable]),
             "squad_false_declines": share(declined[squad_answerable]),
             "impossible_declined": share(declined[(kinds_a == "impossible") & ~para_a]),
             "out_of_corpus_declined": share(declined[kinds_a == "out_of_corpus"]),
-            "paraphrased_answer_holds_gold": share((right_a & ~declined)[labels_a & para_a]),
-            "paraphrased_false_declines": share(declined[labels_a & para_a]),
-            "paraphrased_unanswerable_declined": share(declined[(kinds_a == "impossible") & para_a]),
+            "own_words_answer_holds_gold": share((right_a & ~declined)[labels_a & para_a]),
+            "own_words_false_declines": share(declined[labels_a & para_a]),
+            "own_words_unanswerable_declined": share(declined[(kinds_a == "impossible") & para_a]),
             "answerable_auc": round(auc(p, labels_a), 4),
         },
     }

@@ -13,6 +13,7 @@ import pytest
 from docqa.embedding import MiniLMEmbedder, model_path
 from docqa.errors import InvalidSetting
 from docqa.onnx_encoder import export_path
+from docqa.reader import shipped_reader_path
 
 from conftest import ROOT
 
@@ -94,20 +95,29 @@ def test_an_unknown_engine_stops_a_command_before_any_work(tmp_path, monkeypatch
 
 
 def test_help_ask_and_search_import_neither_torch_nor_the_ui(cache, torch_embedder):
+    """Questions embed on ONNX Runtime; only the reader, when it is on, brings torch in (for ask)."""
     MiniLMEmbedder(engine="auto")._model  # the export is there, as after any build
     script = (
         "import sys, json\n"
         "from docqa.cli import main\n"
-        "codes = [main(['--help']), main(['ask', 'Who leads the working group?', '--no-build']),\n"
-        "         main(['search', 'Microsoft', '--no-build'])]\n"
+        "codes = [main(['--help']), main(['search', 'Microsoft', '--no-build'])]\n"
         "heavy = ['torch', 'sentence_transformers', 'transformers', 'gradio', 'matplotlib']\n"
-        "print(json.dumps({'codes': codes, 'loaded': [m for m in heavy if m in sys.modules]}))\n"
+        "before = [m for m in heavy if m in sys.modules]\n"
+        "codes.append(main(['ask', 'Who leads the working group?', '--no-build']))\n"
+        "print(json.dumps({'codes': codes, 'before_ask': before, 'loaded': [m for m in heavy if m in sys.modules]}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
-                            env={**os.environ, "DOCQA_CACHE": str(cache)})
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    assert outcome == {"codes": [0, 0, 0], "loaded": []}
-    assert "Monitoring Team" in result.stdout
+
+    def run(reader):
+        result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
+                                env={**os.environ, "DOCQA_CACHE": str(cache), "DOCQA_READER": reader})
+        assert "Monitoring Team" in result.stdout
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert run("off") == {"codes": [0, 0, 0], "before_ask": [], "loaded": []}
+    with_reader = run("on")
+    assert with_reader["codes"] == [0, 0, 0] and with_reader["before_ask"] == []
+    if shipped_reader_path().is_file():  # the reader's cross-encoder runs in torch
+        assert set(with_reader["loaded"]) == {"torch", "transformers"}
 
 
 def test_cuda_asked_for_without_one_falls_back_to_the_cpu_and_says_so(cache, caplog):

@@ -67,6 +67,7 @@ def llama_server():
 
 
 def test_a_real_model_s_answer_is_checked_or_replaced(llama_server, tmp_path):
+    """The model replies; docqa shows its checked sentences, or its own answer with a note."""
     index = tmp_path / "index"
     env = {**os.environ, "DOCQA_NO_PROGRESS": "1", "DOCQA_LLM_TIMEOUT": "600"}
     code = "import sys; from docqa.cli import run_console; sys.exit(run_console())"
@@ -75,7 +76,9 @@ def test_a_real_model_s_answer_is_checked_or_replaced(llama_server, tmp_path):
                            "--index", str(index)], capture_output=True, text=True, env=env, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
-    assert record["generated"] or record.get("llm_note")  # the model was asked
+    print(json.dumps({k: record.get(k) for k in ("mode", "answer", "generated", "llm_note", "unsupported")}, indent=1))
+    # the model answered: a server that crashed or could not be reached is a failure here, not a fallback
+    assert record.get("generated"), record.get("llm_note")
     documents = {}
     for citation in record["citations"]:
         text = documents.setdefault(citation["source"], _document_text(index, citation["source"]))

@@ -44,6 +44,13 @@ def _add_common(parser: argparse.ArgumentParser, *, build_flag: bool = True, mod
                             help=f"retrieval: dense (embeddings), keyword (BM25) or hybrid (default {DEFAULT_MODE})")
 
 
+def _add_llm(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--llm", default=None, metavar="URL",
+                        help="answer with your own language-model server (OpenAI-compatible API base, such as "
+                             "http://127.0.0.1:8080/v1; or DOCQA_LLM_URL), every sentence's citation checked by "
+                             "docqa; DOCQA_LLM_MODEL names the model, DOCQA_LLM_API_KEY is sent as its key")
+
+
 def _positive_int(text: str) -> int:
     shown = text if len(text) <= 20 else text[:20] + "…"  # a message need not echo 5,000 digits back
     try:
@@ -84,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=_positive_int, default=None,
                      help=f"number of passages to answer from (default {DEFAULT_K})")
     ask.add_argument("--json", action="store_true", help="print the answer record as JSON on stdout")
+    _add_llm(ask)
     _add_common(ask)
 
     batch = commands.add_parser("batch", help="answer a file of questions (.txt, .csv, .jsonl)")
@@ -97,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     existing.add_argument("--resume", action="store_true", help="keep the answers already in OUTPUT and answer the rest")
     existing.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     batch.add_argument("--batch-size", type=_positive_int, default=64, help="questions embedded together (default 64)")
+    _add_llm(batch)
     _add_common(batch)
 
     evaluate = commands.add_parser("eval", help="measure retrieval and answers on a labelled set")
@@ -131,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="search the questions without answering them: measure retrieval alone, faster")
     evaluate.add_argument("--cache", type=Path, default=None,
                           help="where datasets' indexes are kept (default DOCQA_CACHE or ~/.cache/docqa)")
+    _add_llm(evaluate)
     _add_common(evaluate, build_flag=False, mode_flag=False)
 
     serve = commands.add_parser("serve", help="start the chat app in the browser")
@@ -138,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to listen on (default 127.0.0.1, this machine only; any other address "
                             "without DOCQA_AUTH=user:password or DOCQA_AUTH_FILE gets a warning)")
     serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    _add_llm(serve)
     _add_common(serve)
     return parser
 
@@ -179,6 +190,10 @@ def main(argv: Sequence[str] | None = None, *, embedder=None) -> int:
             index_dir=args.index or config.default_index_dir(),
             **kwargs,
         )
+        if "llm" in args:
+            from .llm import llm_settings
+
+            pipeline.llm = llm_settings(args.llm)
         return _COMMANDS[args.command](pipeline, args)
     except DocqaError as error:
         print(f"docqa: error: {error}", file=sys.stderr)
@@ -350,6 +365,16 @@ def _run_ask(pipeline, args) -> int:
         return 0
     print(answer.text)
     print()
+    note = answer.extra.get("llm_note")
+    if note:
+        print(f"(The model's answer was not used: {note}.)")
+        print()
+    left_out = answer.extra.get("unsupported") or []
+    if answer.extra.get("mode") == "llm" and left_out:
+        print(f"Left out of the model's answer ({_plural(len(left_out), 'sentence')} its citations do not support):")
+        for item in left_out:
+            print(f"  - {item['sentence']} ({item['reason']})")
+        print()
     if answer.answerable:
         print("Sources:")
         for citation in answer.citations:
@@ -464,6 +489,7 @@ def _run_eval(pipeline, args) -> int:
         cache_dir=(args.cache or config.cache_dir()) / "eval",
         corpus_dir=args.corpus or config.default_corpus_dir(),
         limit=args.limit, progress=_progress(), retrieval_only=args.retrieval_only, cutoffs=args.k_values,
+        llm=pipeline.llm,
     )
     report_dir = args.report or Path("reports") / args.dataset.stem
     command = "docqa " + shlex.join(args.argv)
@@ -480,6 +506,8 @@ def _run_serve(pipeline, args) -> int:
     _prepare(pipeline, args)
     app = serve(pipeline, host=args.host, port=args.port, block=False)
     print(f"docqa: the chat app is running on {app.local_url} (Ctrl+C stops it)", flush=True)
+    if pipeline.llm is not None:
+        print(f"docqa: answers are written by the model at {pipeline.llm.url} and checked by docqa", flush=True)
     try:
         _wait_until_closed(app)
     finally:

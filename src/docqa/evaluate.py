@@ -18,6 +18,7 @@ from .chunking import MIN_CHUNK_TOKENS, ChunkingParams
 from .datasets import DatasetError, EvalQuestion, EvalSet
 from .embedding import Embedder
 from .index import LoadedIndex
+from .llm import LLMSettings
 from .pipeline import Pipeline
 from .reader import Reader, default_reader
 from .retrieve import RetrievalSettings
@@ -286,6 +287,7 @@ def evaluate_config(
     retrieval_only: bool = False,
     reader: Reader | None = None,
     cutoffs: Sequence[int] | None = None,
+    llm: LLMSettings | None = None,
 ) -> dict:
     """Build (or reuse) the index for ``config``, ask every question, and measure.
 
@@ -295,7 +297,7 @@ def evaluate_config(
     items, or ``DOCUMENT_DEPTH`` documents when documents are judged.
     """
     pipeline = Pipeline(corpus_dir, index_dir, embedder=embedder, chunking=config.chunking, retrieval=config.retrieval,
-                        policy=config.policy, reader=reader)
+                        policy=config.policy, reader=reader, llm=None if retrieval_only else llm)
     pipeline.ensure_index(progress=progress)
     index = pipeline.index
     spans, questions = gold_spans(dataset, questions, index)
@@ -397,15 +399,36 @@ def evaluate_config(
                 "precision": declined / (declined + declined_answerable) if declined + declined_answerable else None,
             }
     result["declines"] = declines
+    if llm is not None:
+        result["generated"] = generated_figures([a for _, a in outcomes])
     result["per_question"] = [
         {"id": q.id, "kind": q.kind, "answerable": a.answerable,
          "hit@5": bool(set(qrels.get(q.id, {})) & {h.chunk.source if by_document else h.chunk.chunk_id for h in a.passages})
          if q.kind == "answerable" else None,
          "answer_has_gold": _answer_holds_gold(q, a) if q.kind == "answerable" else None,
-         "answer": a.text}
+         "mode": a.extra.get("mode", "extractive"), "answer": a.text}
         for q, a in outcomes
     ]
     return result
+
+
+def generated_figures(answers: Sequence[Answer]) -> dict:
+    """What the model's answers came to: how many answers it wrote (``mode`` llm), how many fell
+    back to docqa's own, and the share of its sentences that their citations support."""
+    sentences = sum(a.extra.get("generated_sentences", 0) for a in answers if a.extra.get("mode") == "llm")
+    sentences += sum(len(a.extra.get("unsupported", [])) for a in answers if a.extra.get("mode") != "llm")
+    supported = sum(a.extra.get("supported_sentences", 0) for a in answers if a.extra.get("mode") == "llm")
+    notes: dict[str, int] = {}
+    for a in answers:
+        note = a.extra.get("llm_note")
+        if note:
+            reason = re.sub(r"\d+(\.\d+)?", "N", note.split(";")[0])
+            notes[reason] = notes.get(reason, 0) + 1
+    return {"answers": len(answers), "by_the_model": sum(a.extra.get("mode") == "llm" for a in answers),
+            "fell_back": sum(bool(a.extra.get("llm_note")) for a in answers),
+            "sentences": sentences, "supported_sentences": supported,
+            "supported_share": round(supported / sentences, 4) if sentences else None,
+            "fell_back_because": dict(sorted(notes.items(), key=lambda item: -item[1]))}
 
 
 def run_evaluation(
@@ -419,6 +442,7 @@ def run_evaluation(
     progress: bool = False,
     retrieval_only: bool = False,
     cutoffs: Sequence[int] | None = None,
+    llm: LLMSettings | None = None,
 ) -> dict:
     """Measure every configuration on the dataset; the report as a dict.
 
@@ -444,7 +468,7 @@ def run_evaluation(
     for config in configs:
         index_dir = base / f"index-{config.chunking.max_tokens}-{config.chunking.overlap_tokens}"
         results.append(evaluate_config(dataset, questions, config, corpus, index_dir, embedder, progress=progress,
-                                       retrieval_only=retrieval_only, reader=reader, cutoffs=cutoffs))
+                                       retrieval_only=retrieval_only, reader=reader, cutoffs=cutoffs, llm=llm))
     kinds: dict[str, int] = {}
     for question in questions:
         kinds[question.kind] = kinds.get(question.kind, 0) + 1

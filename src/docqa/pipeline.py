@@ -6,7 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from .embedding import Embedder, MiniLMEmbedder
 from .errors import IndexNotFound, InvalidQuery, StaleIndex
 from .build import BuildReport, build_index
 from .index import LoadedIndex, load_index, read_manifest, settings_for, stale_reasons
+from .llm import LLMSettings, answer_with_llm
 from .reader import Reader, default_reader
 from .retrieve import RetrievalSettings, check_k, retrieve
 from .types import Answer, Document, Hit
@@ -44,6 +45,8 @@ class Pipeline:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     # the cross-encoder that reads each question with its best candidate sentences (None: without it)
     reader: Reader | None = field(default_factory=default_reader)
+    # the user's language-model server, whose answers docqa checks (None: docqa's extractive answers)
+    llm: LLMSettings | None = None
 
     def __post_init__(self) -> None:
         self.corpus_dir = Path(self.corpus_dir)
@@ -152,7 +155,7 @@ class Pipeline:
         return retrieve(index, queries, vectors, k, retrieval or self.retrieval)
 
     def ask(self, question: str, k: int = 5, *, retrieval: RetrievalSettings | None = None,
-            search_query: str | None = None) -> Answer:
+            search_query: str | None = None, on_text: Callable[[str], None] | None = None) -> Answer:
         """Answer ``question`` from the ``k`` best passages, with citations, or decline.
 
         Args:
@@ -160,8 +163,10 @@ class Pipeline:
             search_query: what to retrieve by, when not the question itself (a follow-up
                 question completed with the conversation's subject); sentences are still
                 chosen for ``question``.
+            on_text: with ``llm``, called with the model's reply so far as it streams in
+                (a draft: the answer returned holds only its checked sentences).
         """
-        return self.retrieve_and_answer([question], k, k, retrieval=retrieval,
+        return self.retrieve_and_answer([question], k, k, retrieval=retrieval, on_text=on_text,
                                         search_queries=None if search_query is None else [search_query])[0][1]
 
     def ask_many(self, questions: Sequence[str], k: int = 5, *, retrieval: RetrievalSettings | None = None) -> list[Answer]:
@@ -171,6 +176,7 @@ class Pipeline:
     def retrieve_and_answer(
         self, questions: Sequence[str], answer_k: int = 5, retrieve_k: int = 5, *,
         retrieval: RetrievalSettings | None = None, search_queries: Sequence[str] | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> list[tuple[list[Hit], Answer]]:
         """Retrieve ``retrieve_k`` passages per question and answer from the best ``answer_k``.
 
@@ -202,6 +208,9 @@ class Pipeline:
             if query != question:
                 answer = replace(answer, extra={**answer.extra, "searched": query})
             answer = replace(answer, question=question)  # as asked, markup and all
+            if self.llm is not None:
+                answer = with_places(answer_with_llm(answer, index.documents, self.embedder.embed, self.llm, on_text),
+                                     index.documents)
             results.append(([*answer.passages, *hits[answer_k:]], answer))
         return results
 

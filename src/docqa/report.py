@@ -18,6 +18,9 @@ def format_table(report: dict) -> str:
     if has_answers:
         header += ["answer has gold", "quotes have gold", "words", "short given", "short EM", "short F1"]
     header += ["false declines"]
+    generated = any("generated" in c for c in report["configs"])
+    if generated:
+        header += ["by the model", "its sentences supported"]
     kinds = [k for k in ("impossible", "out_of_corpus", "unanswerable") if any(k in c["declines"] for c in report["configs"])]
     header += [f"{k.replace('_', '-')} declined" for k in kinds]
     header += ["p50 ms", "p95 ms", "chunks", "build s"]
@@ -33,6 +36,11 @@ def format_table(report: dict) -> str:
                       f"{short['given']:.3f}", f"{short['exact_match']:.3f}", f"{short['f1']:.3f}"] if a else [""] * 6
         rate = config["false_decline_rate"]
         cells.append("" if rate is None else f"{rate:.3f}")
+        if generated:
+            g = config.get("generated") or {}
+            share = g.get("supported_share")
+            cells += [f"{g['by_the_model']} of {g['answers']}" if g else "",
+                      "" if share is None else f"{share:.3f} ({g['supported_sentences']} of {g['sentences']})"]
         cells += [f"{config['declines'][k]['declined']:.3f}" if k in config["declines"] else "" for k in kinds]
         build = config["build_seconds"]
         cells += [f"{config['latency_ms']['p50']:.0f}", f"{config['latency_ms']['p95']:.0f}", str(config["chunks"]),

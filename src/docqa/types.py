@@ -71,7 +71,11 @@ class Hit:
 
 @dataclass(frozen=True)
 class Citation:
-    """The sentence(s) that support one claim of an answer: ``quote == document.text[start:end]``."""
+    """The sentence(s) that support one claim of an answer: ``quote == document.text[start:end]``.
+
+    ``supported``: docqa checked that the quote says the claim. An extractive answer's claim is
+    the quote itself; a generated sentence is cited only once ``verify.py`` found its support.
+    """
 
     marker: int
     source: str
@@ -82,6 +86,7 @@ class Citation:
     page: int | None = None
     section: tuple[str, ...] = ()
     title: str | None = None
+    supported: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ class Answer:
         record["question"] = self.question
         record["answer"] = self.text
         record["answerable"] = self.answerable
+        # who wrote the answer: docqa's quotes ("extractive") or the user's model, checked ("llm")
+        record["mode"] = self.extra.get("mode", "extractive")
         record["citations"] = [
             {
                 "marker": c.marker,
@@ -115,6 +122,7 @@ class Answer:
                 "quote": c.quote,
                 "section": section_label(c.section),
                 "title": c.title,
+                "supported": c.supported,
             }
             for c in self.citations
         ]
@@ -132,7 +140,7 @@ class Answer:
             }
             for h in self.passages
         ]
-        record.update(self.extra)
+        record.update({key: value for key, value in self.extra.items() if key != "mode"})
         return record
 
 

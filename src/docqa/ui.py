@@ -15,6 +15,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import queue
 import threading
 from collections import Counter
 from dataclasses import asdict
@@ -29,7 +30,7 @@ from .followups import explain_declined_followup, resolve_followup
 from .pipeline import Pipeline
 from .retrieve import MODES, RetrievalSettings
 from .types import Answer, Chunk, Citation, Document, Hit
-from .ui_render import UNEXPECTED, Turn, escape_html, escape_markdown, format_reply, render_sources
+from .ui_render import UNEXPECTED, Turn, escape_html, escape_markdown, format_draft, format_reply, render_sources
 from .uploads import (MAX_UPLOAD_BYTES, add_documents, corpus_sources, reindex_and_report, remove_document,
                       remove_stale_uploads)
 
@@ -52,7 +53,7 @@ MAX_CONTEXT_CHARS = 3000
 # ---------------------------------------------------------------- conversation
 
 def respond(pipeline: Pipeline, message: str, history: list | None, turns: list | None,
-            k: int = DEFAULT_K, mode: str | None = None) -> tuple[list, list, str]:
+            k: int = DEFAULT_K, mode: str | None = None, on_text=None) -> tuple[list, list, str]:
     """Answer ``message`` in the conversation; errors become messages, never stack traces.
 
     The question is retrieved by ``resolve_followup`` of it and the previous turn's query,
@@ -73,7 +74,7 @@ def respond(pipeline: Pipeline, message: str, history: list | None, turns: list 
                         if message.strip() else message)
         settings = RetrievalSettings(mode=mode or pipeline.retrieval.mode)
         k = max(1, min(int(k or DEFAULT_K), pipeline.index.size))
-        answer = pipeline.ask(message, k=k, retrieval=settings,
+        answer = pipeline.ask(message, k=k, retrieval=settings, on_text=on_text,
                               search_query=search_query if search_query != message.strip() else None)
         turn = Turn(len(turns) + 1, message.strip(), search_query, settings.mode, k, answer, len(history))
         turns.append(turn)
@@ -92,6 +93,35 @@ def respond(pipeline: Pipeline, message: str, history: list | None, turns: list 
     history.append({"role": "assistant", "content": content})
     # after an error the question stays in the box, to be shortened or corrected
     return history, turns, message
+
+
+def respond_streaming(pipeline: Pipeline, message: str, history: list | None, turns: list | None,
+                      k: int = DEFAULT_K, mode: str | None = None):
+    """``respond``, with the model's reply shown as a draft while it streams in.
+
+    Yields ``(history, turns, question box, final)``: drafts (the chat with the draft as the last
+    bubble; only the latest of those that came in meanwhile), then the answer as ``respond`` gives it.
+    """
+    drafts: queue.Queue = queue.Queue()
+    done: list = []
+
+    def work() -> None:
+        try:
+            done.append(respond(pipeline, message, history, turns, k, mode, on_text=drafts.put))
+        finally:
+            drafts.put(None)
+
+    threading.Thread(target=work, daemon=True, name="docqa-answer").start()
+    asked = [*(history or []), {"role": "user", "content": escape_markdown(replace_surrogates(message or ""))}]
+    finished = False
+    while not finished:
+        draft = drafts.get()
+        while draft is not None and not drafts.empty():
+            draft = drafts.get()
+        finished = draft is None
+        if not finished:
+            yield asked + [{"role": "assistant", "content": format_draft(draft)}], list(turns or []), message, False
+    yield (*done[0], True)
 
 
 def turn_for_message(turns: Sequence[Turn], message_index: int) -> Turn | None:
@@ -229,12 +259,20 @@ def build_ui(pipeline: Pipeline, *, examples: Sequence[str] | None = None):
         return render_sources(turn, documents(), context)
 
     def on_ask(message, history, turns, k, mode, context):
-        history, turns, cleared = respond(pipeline, message, history, turns, k, mode)
-        # the browser keeps the conversation from the same reply, so a reload right after it loses nothing
-        return history, turns, None, shown(turns, None, context), cleared, conversation_record(history, turns)
+        if pipeline.llm is None:
+            history, turns, cleared = respond(pipeline, message, history, turns, k, mode)
+            # the browser keeps the conversation from the same reply, so a reload right after it loses nothing
+            yield history, turns, None, shown(turns, None, context), cleared, conversation_record(history, turns)
+            return
+        # the model's reply streams in as a draft; the checked answer replaces it
+        for history, turns, cleared, final in respond_streaming(pipeline, message, history, turns, k, mode):
+            if final:
+                yield history, turns, None, shown(turns, None, context), cleared, conversation_record(history, turns)
+            else:
+                yield history, turns, None, gr.skip(), gr.skip(), gr.skip()
 
     def on_example(event: gr.SelectData, history, turns, k, mode, context):
-        return on_ask(event.value["text"], history, turns, k, mode, context)
+        yield from on_ask(event.value["text"], history, turns, k, mode, context)
 
     def on_select(event: gr.SelectData, turns, context):
         index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index

@@ -42,13 +42,41 @@ class Turn:
 
 
 def format_reply(answer: Answer, turn: int) -> str:
-    """The chat message for an answer: its text, each marker [n] a link to its source entry."""
+    """The chat message for an answer: its text, each marker [n] a link to its source entry, then
+    who wrote it when a model server was asked (and what of the model's answer was left out)."""
     shown = escape_markdown(answer.text)
-    if not answer.answerable:
-        return shown
-    return _ESCAPED_MARKER.sub(
-        lambda m: f'<a class="docqa-marker" href="#{source_anchor(turn, int(m.group(1)))}">&#91;{m.group(1)}&#93;</a>', shown
-    )
+    if answer.answerable:
+        shown = _ESCAPED_MARKER.sub(
+            lambda m: f'<a class="docqa-marker" href="#{source_anchor(turn, int(m.group(1)))}">&#91;{m.group(1)}&#93;</a>',
+            shown)
+    return shown + written_by(answer)
+
+
+def written_by(answer: Answer) -> str:
+    """A line under an answer when a model server was asked: the model wrote it, every sentence
+    checked; or docqa answered itself, and why. Nothing for docqa's usual answers."""
+    extra = answer.extra
+    if extra.get("mode") == "llm":
+        line = "Written by your model; docqa checked each sentence against the sentence it cites."
+    elif extra.get("llm_note"):
+        line = f"docqa's own answer: {extra['llm_note'].split(';')[0]}."
+    else:
+        return ""
+    parts = [f'\n\n<span class="docqa-mode">{escape_html(line)}</span>']
+    left_out = extra.get("unsupported") or []
+    if left_out:
+        count = len(left_out)
+        items = "".join(f"<li>{escape_html(item['sentence'])} <em>({escape_html(item['reason'])})</em></li>"
+                        for item in left_out)
+        parts.append(f'<details class="docqa-left-out"><summary>{count} sentence{"" if count == 1 else "s"} of the '
+                     f"model's answer left out: not supported by the passage cited</summary><ul>{items}</ul></details>")
+    return "".join(parts)
+
+
+def format_draft(text: str) -> str:
+    """The model's reply as it streams in, shown as a draft until docqa has checked it."""
+    return ('<span class="docqa-mode">Your model is writing; docqa checks each sentence when it is done.</span>'
+            "\n\n" + escape_markdown(text))
 
 
 def render_sources(turn: Turn | None, documents: Mapping[str, Document], context_chars: int = 0) -> str:

@@ -15,7 +15,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from .errors import InvalidSetting
@@ -134,23 +134,17 @@ def complete(settings: LLMSettings, messages: list[dict], on_text: Callable[[str
                     raise LLMUnavailable(f"the model server at {where} answered HTTP {response.status_code}"
                                          f"{_server_message(response.text)}")
                 if "text/event-stream" in response.headers.get("content-type", ""):
-                    for piece in _stream_pieces(response.iter_lines(), deadline, where):
-                        parts.append(piece)
-                        _check_length(parts, where)
-                        if on_text is not None:
-                            on_text("".join(parts))
+                    late = f"the model server at {where} was still writing when its time ran out"
+                    pieces = _stream_pieces(_in_time(response.iter_lines(), deadline, late), where)
                 else:  # a server that ignores "stream" answers with one JSON object
-                    raw = b""
-                    for chunk in response.iter_bytes():
-                        raw += chunk
-                        if time.monotonic() > deadline:
-                            raise LLMUnavailable(f"the model server at {where} took more than {settings.timeout:g} s")
-                        if len(raw) > 20 * MAX_REPLY_CHARS:
-                            raise LLMUnavailable(f"the model server at {where} sent a reply too long to be an answer")
-                    parts.append(_message_content(raw, where))
+                    late = f"the model server at {where} took more than {settings.timeout:g} s"
+                    pieces = _json_pieces(_in_time(response.iter_bytes(), deadline, late), where)
+                # either way the reply is held to the same cap and shown as it grows
+                for piece in pieces:
+                    parts.append(piece)
                     _check_length(parts, where)
                     if on_text is not None:
-                        on_text(parts[0])
+                        on_text("".join(parts))
     except httpx.TimeoutException:
         raise LLMUnavailable(f"the model server at {where} did not answer within {settings.timeout:g} s") from None
     except httpx.HTTPError as error:
@@ -162,11 +156,17 @@ def complete(settings: LLMSettings, messages: list[dict], on_text: Callable[[str
     return reply
 
 
-def _stream_pieces(lines, deadline: float, where: str):
+def _in_time(items: Iterable, deadline: float, late: str) -> Iterator:
+    """``items`` as they arrive; LLMUnavailable(``late``) for one that arrives after ``deadline``."""
+    for item in items:
+        if time.monotonic() > deadline:
+            raise LLMUnavailable(late)
+        yield item
+
+
+def _stream_pieces(lines: Iterable[str], where: str) -> Iterator[str]:
     """The text deltas of a server-sent-events chat completion stream."""
     for line in lines:
-        if time.monotonic() > deadline:
-            raise LLMUnavailable(f"the model server at {where} was still writing when its time ran out")
         line = line.strip()
         if not line.startswith("data:"):
             continue
@@ -188,6 +188,16 @@ def _stream_pieces(lines, deadline: float, where: str):
             raise LLMUnavailable(f"the model server at {where} sent something that is not a chat completion")
         if piece:
             yield piece
+
+
+def _json_pieces(chunks: Iterable[bytes], where: str) -> Iterator[str]:
+    """The text of a chat completion sent as one JSON object, as a single piece."""
+    raw = b""
+    for chunk in chunks:
+        raw += chunk
+        if len(raw) > 20 * MAX_REPLY_CHARS:
+            raise LLMUnavailable(f"the model server at {where} sent a reply too long to be an answer")
+    yield _message_content(raw, where)
 
 
 def _message_content(raw: bytes, where: str) -> str:

@@ -43,8 +43,10 @@ from .types import Document, Hit
 # one content word in this many may be missing from the run
 WORDS_PER_MISSING = 8
 MAX_RUN = 3
-_MARKERS = re.compile(r"\s*((?:\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]\s*)+)")
-_MARKER_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
+# one citation marker: "[2]", "[1, 3]", "[1; 3]"
+_MARKER = r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]"
+_MARKERS = re.compile(rf"\s*((?:{_MARKER}\s*)+)")
+_MARKER_AFTER_STOP = re.compile(rf"([.!?])((?:\s*{_MARKER})+)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w'’&.-]*[\w]|\b[A-Z]\b")
 _NUMBER_WORDS = {w: str(n) for n, w in enumerate(
@@ -81,6 +83,17 @@ class Verdict:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    """What every claim of one reply is checked against, worked out once for the reply."""
+
+    passage_count: int
+    asked: set[str]  # the question's content terms
+    runs: list[tuple[int, int, int, int, int]]  # the cited runs: (passage number, start, end, sentences, last start)
+    run_terms: dict[tuple, tuple]  # run -> (_run_terms of the run, _run_terms of its last sentence)
+    run_vectors: dict[tuple, np.ndarray]  # run -> its unit vector
+
+
 def split_claims(reply: str) -> list[Claim]:
     """The sentences of ``reply`` with the markers each ends with ("... in 2010 [1][3]." or
     "... in 2010. [1]"); a marker inside a sentence counts for it too."""
@@ -104,8 +117,7 @@ def required_terms(text: str) -> tuple[set[str], set[str]]:
     drops a claim now and then, where leaving it out would pass "Google hosted it" for a
     passage that says Microsoft did.
     """
-    numbers = {n.replace(",", "") for n in _NUMBER.findall(text)}
-    numbers |= {_NUMBER_WORDS[w] for w in words(text) if w in _NUMBER_WORDS}
+    numbers = _numbers(text)
     names = set()
     for match in _NAME.finditer(text):
         word = match.group().lower().rstrip(".").replace("’", "'")
@@ -116,11 +128,18 @@ def required_terms(text: str) -> tuple[set[str], set[str]]:
     return numbers, names
 
 
-def _run_terms(text: str) -> tuple[set[str], set[str], set[str]]:
+def _numbers(text: str) -> set[str]:
+    """The numbers of ``text`` as digits: its digits without thousands commas, and its number
+    words up to twenty."""
     numbers = {n.replace(",", "") for n in _NUMBER.findall(text)}
     numbers |= {_NUMBER_WORDS[w] for w in words(text) if w in _NUMBER_WORDS}
+    return numbers
+
+
+def _run_terms(text: str) -> tuple[set[str], set[str], set[str]]:
+    """The numbers, the words (without "'s") and the stemmed content words of a run's text."""
     tokens = {w[:-2] if w.endswith("'s") else w for w in words(text)}
-    return numbers, tokens, set(content_terms(text))
+    return _numbers(text), tokens, set(content_terms(text))
 
 
 def passage_runs(hit: Hit, document: Document) -> list[tuple[int, int, int, int]]:
@@ -139,7 +158,7 @@ def verify_claims(question: str, claims: Sequence[Claim], passages: Sequence[Hit
 
     ``embed``: texts -> unit vectors (the index's embedding model), for the cosine.
     """
-    runs: list[tuple[int, int, int, int]] = []  # (passage number, start, end, sentences)
+    runs: list[tuple[int, int, int, int, int]] = []  # (passage number, start, end, sentences, last start)
     for number, hit in enumerate(passages, start=1):
         document = documents.get(hit.chunk.source)
         if document is not None:
@@ -150,12 +169,15 @@ def verify_claims(question: str, claims: Sequence[Claim], passages: Sequence[Hit
     vectors = np.asarray(embed([c.text for c in claims] + texts), dtype=np.float32) if claims and texts else None
     run_vectors = {r: vectors[len(claims) + i] for i, r in enumerate(wanted)} if vectors is not None else {}
     run_terms = {r: (_run_terms(text), _run_terms(text[r[4] - r[1]:])) for r, text in zip(wanted, texts)}
-    asked = set(content_terms(question))
-    return [_verdict(claim, index, len(passages), asked, wanted, run_terms, run_vectors, vectors)
+    evidence = _Evidence(len(passages), set(content_terms(question)), wanted, run_terms, run_vectors)
+    # a claim's vector is only read when some run is cited, and then ``vectors`` is there
+    return [_verdict(claim, vectors[index] if vectors is not None else None, evidence)
             for index, claim in enumerate(claims)]
 
 
-def _verdict(claim, index, passage_count, asked, wanted, run_terms, run_vectors, vectors) -> Verdict:
+def _verdict(claim: Claim, vector: np.ndarray | None, evidence: _Evidence) -> Verdict:
+    """The verdict on ``claim`` (whose unit vector is ``vector``) from the cited runs of ``evidence``."""
+    passage_count = evidence.passage_count
     if not claim.markers:
         return Verdict(claim, False, reason="it cites no passage")
     unknown = [n for n in claim.markers if not 1 <= n <= passage_count]
@@ -164,14 +186,14 @@ def _verdict(claim, index, passage_count, asked, wanted, run_terms, run_vectors,
         return Verdict(claim, False, reason=f"it cites {listed}, which is not one of the {passage_count} passages given")
     numbers, names = required_terms(claim.text)
     written = {stem(w): w for w in words(claim.text)}
-    terms = set(content_terms(claim.text)) - asked - {stem(n) for n in names} - numbers - set(_NUMBER_WORDS)
+    terms = set(content_terms(claim.text)) - evidence.asked - {stem(n) for n in names} - numbers - set(_NUMBER_WORDS)
     best: tuple[tuple[int, float], tuple[int, int, int, int, int]] | None = None
     fewest_missing: set[str] | None = None
     fewest_unsaid: set[str] | None = None
-    for run in wanted:
+    for run in evidence.runs:
         if run[0] not in claim.markers:
             continue
-        (run_numbers, run_tokens, run_stems), (last_numbers, last_tokens, last_stems) = run_terms[run]
+        (run_numbers, run_tokens, run_stems), (last_numbers, last_tokens, last_stems) = evidence.run_terms[run]
         missing = (numbers - run_numbers) | {n for n in names if n not in run_tokens and stem(n) not in run_stems}
         if missing:
             if fewest_missing is None or len(missing) < len(fewest_missing):
@@ -187,7 +209,7 @@ def _verdict(claim, index, passage_count, asked, wanted, run_terms, run_vectors,
         if run[3] > 1 and 2 * said_last <= len(numbers) + len(names) + len(terms):
             continue  # its last sentence says too little: the run joins facts the passage keeps apart
         # the fewest sentences that say it, then the closest: a longer run only adds context
-        key = (-run[3], float(vectors[index] @ run_vectors[run]))
+        key = (-run[3], float(vector @ evidence.run_vectors[run]))
         if best is None or key > best[0]:
             best = (key, run)
     cited = "".join(f"[{n}]" for n in claim.markers)

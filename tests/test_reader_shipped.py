@@ -1,6 +1,7 @@
-"""The shipped reader: the file in the package gives the logits the training script measured
-(benchmarks/results/reader.json lists held-out pairs with their logits at the end of training),
-and the answer stage picks it up."""
+"""The shipped reader: the file in the package gives, on torch, the logits the training script
+measured (benchmarks/results/reader.json lists held-out pairs with their logits at the end of
+training; tests/test_reader_onnx.py compares the int8 export with them), and the answer stage
+picks it up."""
 
 import json
 from pathlib import Path
@@ -22,7 +23,7 @@ def test_the_shipped_weights_reproduce_the_training_scripts_held_out_logits():
     report = json.loads(RESULTS.read_text())
     assert report["weights"]["bytes"] == shipped_reader_path().stat().st_size, "reader.json describes another file"
     pairs = report["reproduce"]
-    got = Reader().logits([reader_pair(p["question"], p["sentence"], p["previous"]) for p in pairs])
+    got = Reader(engine="torch").logits([reader_pair(p["question"], p["sentence"], p["previous"]) for p in pairs])
     expected = np.array([p["logit"] for p in pairs])
     assert len(pairs) >= 10 and np.abs(got - expected).max() < 1e-3, np.abs(got - expected).max()
 

@@ -145,6 +145,9 @@ class CountingReader:
     def __init__(self):
         self.calls = []
 
+    def export_while_torch_is_loaded(self):
+        pass  # nothing to export
+
     def logits(self, pairs):
         self.calls.append(list(pairs))
         return np.array([3.0 if "Microsoft" in b or "2012" in b else -3.0 for _, b in pairs], dtype=np.float32)

@@ -26,7 +26,7 @@ from .terms import QUESTION_WORDS, STOPWORDS, content_terms, stem, words, writte
 from .types import Answer, Citation, Document, Hit
 
 __all__ = ["RULES", "AnswerPolicy", "CandidateScores", "SentenceCandidate", "TermStatistics", "candidate_spans",
-           "compose_answer", "score_candidates", "term_statistics", "years_not_in_documents"]
+           "compose_answer", "reader_pairs", "score_candidates", "term_statistics", "with_reader_logits", "years_not_in_documents"]
 
 
 @dataclass(frozen=True)
@@ -189,14 +189,26 @@ def score_candidates(
     best_similarity = max((c.similarity for c in candidates), default=0.0)
     question_row = question_feature_row(info, hits, best_probability, best_similarity, best_type_present, stats)
     answerable = float(decline_model.probabilities(question_row[None, :])[0]) if len(candidates) else 0.0
-    read = reader_logits = None
+    scores = CandidateScores(info, quoted, ends, rows, strongest, best_probability, best_type_present, best_similarity,
+                             ranked, None, None, question_row, answerable)
     if reader is not None and len(candidates):
-        read = np.argsort(-ranked, kind="stable")[: policy.reader_candidates]
-        reader_logits = np.full(len(candidates), READER_FLOOR, dtype=np.float64)
-        reader_logits[read] = np.asarray(
-            reader([reader_pair(question, quoted[i].text, candidates[i].previous) for i in read]), dtype=np.float64)
-    return CandidateScores(info, quoted, ends, rows, strongest, best_probability, best_type_present, best_similarity,
-                           ranked, read, reader_logits, question_row, answerable)
+        read, pairs = reader_pairs(question, scores, candidates, policy)
+        scores = with_reader_logits(scores, read, reader(pairs))
+    return scores
+
+
+def reader_pairs(question: str, scores: CandidateScores, candidates: Sequence[SentenceCandidate],
+                 policy: AnswerPolicy = AnswerPolicy()) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """The candidates the reader reads (the ranker's best ``reader_candidates``) and its pairs for them."""
+    read = np.argsort(-scores.ranker, kind="stable")[: policy.reader_candidates]
+    return read, [reader_pair(question, scores.quoted[i].text, candidates[i].previous) for i in read]
+
+
+def with_reader_logits(scores: CandidateScores, read: np.ndarray, logits: Sequence[float]) -> CandidateScores:
+    """``scores`` with the reader's ``logits`` for the candidates ``read`` (READER_FLOOR for the rest)."""
+    reader_logits = np.full(len(scores.quoted), READER_FLOOR, dtype=np.float64)
+    reader_logits[read] = np.asarray(logits, dtype=np.float64)
+    return replace(scores, read=read, reader_logits=reader_logits)
 
 
 def reader_sentence_rows(scores: CandidateScores) -> np.ndarray:
@@ -225,6 +237,7 @@ def compose_answer(
     stats: TermStatistics,
     policy: AnswerPolicy = AnswerPolicy(),
     reader: ReaderScorer | None = None,
+    scores: CandidateScores | None = None,
 ) -> Answer:
     """Choose the sentences that best answer ``question`` and cite them, or decline.
 
@@ -238,12 +251,15 @@ def compose_answer(
         policy: how many sentences, and which models.
         reader: the reader's logits for (question, sentence text) pairs; with it, the reader
             and the ranker together choose the sentences and decide the decline.
+        scores: what ``score_candidates`` gave for these candidates, when worked out already
+            (several questions' reader pairs read together); then ``reader`` is not used.
 
     Returns:
         An Answer whose citations quote ``documents[source].text[start:end]`` exactly; its
         ``extra["evidence"]`` holds what the decision rested on.
     """
-    scores = score_candidates(question, hits, candidates, documents, stats, policy, reader)
+    if scores is None:
+        scores = score_candidates(question, hits, candidates, documents, stats, policy, reader)
     info, quoted, ends = scores.info, scores.quoted, scores.ends
     probabilities = scores.ranker
     answerable_probability = scores.answerable

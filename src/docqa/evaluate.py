@@ -406,6 +406,8 @@ def evaluate_config(
          "hit@5": bool(set(qrels.get(q.id, {})) & {h.chunk.source if by_document else h.chunk.chunk_id for h in a.passages})
          if q.kind == "answerable" else None,
          "answer_has_gold": _answer_holds_gold(q, a) if q.kind == "answerable" else None,
+         # what the decline rested on: with these, a threshold of one's own can be chosen from the report
+         "answerable_probability": a.extra.get("evidence", {}).get("answerable_probability"),
          "mode": a.extra.get("mode", "extractive"), "answer": a.text}
         for q, a in outcomes
     ]

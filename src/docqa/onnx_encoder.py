@@ -16,6 +16,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -40,14 +41,8 @@ def export_path(model_dir: Path, cache_dir: Path) -> Path:
 class OnnxEncoder:
     """An ONNX Runtime session of the encoder: token vectors for a batch of token ids."""
 
-    def __init__(self, path: Path, threads: int = 1):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only: its warnings are about graph rewrites
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    def __init__(self, session, path: Path):
+        self.session = session
         self.path = path
 
     def token_embeddings(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -56,8 +51,11 @@ class OnnxEncoder:
         return self.session.run([OUTPUT], feed)[0]
 
 
-def load_checked(path: Path, threads: int = 1) -> OnnxEncoder | None:
-    """The encoder at ``path`` when the file is there and matches its recorded hash, else None."""
+def checked_session(path: Path, threads: int = 1):
+    """An ONNX Runtime session of the model at ``path`` when the file is there and matches its
+    recorded hash (``<path>.sha256``), else None."""
+    import onnxruntime
+
     digest_file = path.with_suffix(".sha256")
     try:
         expected = digest_file.read_text(encoding="ascii").strip()
@@ -67,15 +65,40 @@ def load_checked(path: Path, threads: int = 1) -> OnnxEncoder | None:
     if actual != expected:
         logger.warning("%s does not match its hash (damaged?): exporting the model again", path)
         return None
-    return OnnxEncoder(path, threads)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: its warnings are about graph rewrites
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def load_checked(path: Path, threads: int = 1) -> OnnxEncoder | None:
+    """The encoder at ``path`` when the file is there and matches its recorded hash, else None."""
+    session = checked_session(path, threads)
+    return None if session is None else OnnxEncoder(session, path)
+
+
+def write_checked(path: Path, write: Callable[[Path], None]) -> None:
+    """Have ``write`` make the file at a temporary name, then rename it to ``path`` and record its hash.
+
+    The hash is written last: a process stopped midway leaves no file that a later load would
+    take for a finished export.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        write(temporary)
+        digest = hashlib.sha256(temporary.read_bytes()).hexdigest()
+        os.replace(temporary, path)
+        digest_temporary = path.with_name(f".{path.stem}.sha256.{os.getpid()}")
+        digest_temporary.write_text(digest + "\n", encoding="ascii")
+        os.replace(digest_temporary, path.with_suffix(".sha256"))
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def export(transformer, path: Path) -> None:
-    """Write ``transformer`` (the BERT model inside the SentenceTransformer) to ``path`` as ONNX, then its hash.
-
-    Written under temporary names and renamed, the hash last: a process stopped midway leaves
-    no file that a later load would take for a finished export.
-    """
+    """Write ``transformer`` (the BERT model inside the SentenceTransformer) to ``path`` as ONNX, then its hash."""
     import torch
 
     class TokenVectors(torch.nn.Module):
@@ -87,24 +110,18 @@ def export(transformer, path: Path) -> None:
             return self.model(input_ids=input_ids, attention_mask=attention_mask,
                               token_type_ids=token_type_ids).last_hidden_state
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
     # traced on a padded batch, so that no branch of the model is taken for a batch without padding
     ids = torch.full((2, 8), 1012, dtype=torch.long)
     mask = torch.ones_like(ids)
     mask[1, 5:] = 0
-    try:
+
+    def write(temporary: Path) -> None:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on the model's Python branches
             torch.onnx.export(TokenVectors(transformer).eval(), (ids, mask, torch.zeros_like(ids)),
                               str(temporary), dynamo=False, input_names=list(INPUTS), output_names=[OUTPUT],
                               dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*INPUTS, OUTPUT)},
                               opset_version=17)
-        digest = hashlib.sha256(temporary.read_bytes()).hexdigest()
-        os.replace(temporary, path)
-        digest_temporary = path.with_name(f".{path.stem}.sha256.{os.getpid()}")
-        digest_temporary.write_text(digest + "\n", encoding="ascii")
-        os.replace(digest_temporary, path.with_suffix(".sha256"))
-    finally:
-        temporary.unlink(missing_ok=True)
+
+    write_checked(path, write)
     logger.info("exported the embedding model to %s, for questions answered without torch", path)

@@ -10,7 +10,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .answer import AnswerPolicy, SentenceCandidate, TermStatistics, candidate_spans, compose_answer, score_candidates
+from .answer import (AnswerPolicy, CandidateScores, SentenceCandidate, TermStatistics, candidate_spans, compose_answer,
+                     reader_pairs, score_candidates, with_reader_logits)
 from .chunking import ChunkingParams
 from .cleaning import replace_surrogates, without_markup
 from .embedding import Embedder, MiniLMEmbedder
@@ -74,6 +75,8 @@ class Pipeline:
         with self._build_lock:
             report = build_index(self.corpus_dir, self.index_dir, self.embedder, self.chunking,
                                  progress=progress, rebuild=rebuild)
+            if self.reader is not None:  # torch is loaded when the build embedded: questions then read without it
+                self.reader.export_while_torch_is_loaded()
             with self._lock:
                 self._forget_index()
             return report
@@ -199,11 +202,12 @@ class Pipeline:
         # words 7 (benchmarks/followups.py, hybrid, k 5).
         all_candidates = [self._sentence_candidates(query_vector, hits[:answer_k], index, cache)
                           for query_vector, hits in zip(query_vectors, all_hits)]
-        reader = self._reader_for(weighed, [hits[:answer_k] for hits in all_hits], all_candidates, index, stats)
+        all_scores = self._scores(weighed, [hits[:answer_k] for hits in all_hits], all_candidates, index, stats)
         results = []
-        for question, query, text, hits, candidates in zip(questions, queries, weighed, all_hits, all_candidates):
+        for question, query, text, hits, candidates, scores in zip(questions, queries, weighed, all_hits, all_candidates,
+                                                                   all_scores):
             answer_hits = hits[:answer_k]
-            answer = compose_answer(text, answer_hits, candidates, index.documents, stats, self.policy, reader)
+            answer = compose_answer(text, answer_hits, candidates, index.documents, stats, self.policy, scores=scores)
             answer = with_places(answer, index.documents)
             if query != question:
                 answer = replace(answer, extra={**answer.extra, "searched": query})
@@ -214,29 +218,19 @@ class Pipeline:
             results.append(([*answer.passages, *hits[answer_k:]], answer))
         return results
 
-    def _reader_for(self, texts, all_hits, all_candidates, index, stats):
-        """The reader's scorer for these questions: with several, the pairs that each answer
-        will read are gathered first and read together (fewer, fuller batches), then looked up."""
-        if self.reader is None or len(texts) < 2:
-            return None if self.reader is None else self.reader.logits
-        wanted: list[tuple[str, str]] = []
-
-        def record(pairs):
-            wanted.extend(pairs)
-            return np.zeros(len(pairs))
-
-        for text, hits, candidates in zip(texts, all_hits, all_candidates):
-            score_candidates(text, hits, candidates, index.documents, stats, self.policy, record)
-        unique = list(dict.fromkeys(wanted))
+    def _scores(self, texts, all_hits, all_candidates, index, stats) -> list[CandidateScores]:
+        """Each question's candidate scores; with the reader, the pairs of all the questions are
+        read in one call (fuller batches, and a pair two questions share is read once)."""
+        all_scores = [score_candidates(text, hits, candidates, index.documents, stats, self.policy)
+                      for text, hits, candidates in zip(texts, all_hits, all_candidates)]
+        if self.reader is None:
+            return all_scores
+        wanted = [reader_pairs(text, scores, candidates, self.policy) if len(candidates) else None
+                  for text, scores, candidates in zip(texts, all_scores, all_candidates)]
+        unique = list(dict.fromkeys(pair for item in wanted if item is not None for pair in item[1]))
         read = dict(zip(unique, self.reader.logits(unique).tolist())) if unique else {}
-
-        def look_up(pairs):
-            missing = [pair for pair in pairs if pair not in read]
-            if missing:
-                read.update(zip(missing, self.reader.logits(missing).tolist()))
-            return np.array([read[pair] for pair in pairs], dtype=np.float32)
-
-        return look_up
+        return [scores if item is None else with_reader_logits(scores, item[0], [read[pair] for pair in item[1]])
+                for scores, item in zip(all_scores, wanted)]
 
     def sentence_candidates(self, question_vector: np.ndarray, hits: Sequence[Hit]) -> list[SentenceCandidate]:
         """The sentences of ``hits`` with their cosine to the question.

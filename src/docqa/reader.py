@@ -5,18 +5,30 @@ It is all-MiniLM-L6-v2's transformer (the packaged embedding model's weights), f
 ``training/train_reader.py`` to read ``question [SEP] sentence [SEP] sentence before it``, with
 a linear head over the mean of its token vectors. Its word embeddings stay those of the
 packaged model, so the shipped file (``docqa/models/reader.safetensors``, fp16) holds only the
-trained layers and the head. torch loads on first use.
+trained layers and the head.
+
+Questions are read on ONNX Runtime, as the embedding model's are (``onnx_encoder.py``): the
+reader is exported once with torch into docqa's cache, most weights quantised to int8, the file
+named after the weights it came from and checked against its hash on every load. A build
+exports it while torch is loaded anyway, so that ``ask`` never imports torch.
+``DOCQA_ENGINE=torch`` reads on torch.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import re
 import threading
+import warnings
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 READER_FILE = "reader.safetensors"
 # Question, sentence and the sentence before it, in model tokens with the special ones; a longer
@@ -32,6 +44,11 @@ FROZEN_PREFIX = "embeddings."
 READER_SENTENCE_FEATURES = ("reader_logit", "ranker_logit")
 READER_QUESTION_FEATURES = ("reader_best_logit", "combined_best_logit", "answerability_logit")
 READER_FLOOR = -10.0
+# On ONNX Runtime: most of the exported reader's weights as int8 (``quantize``). Bump
+# EXPORT_FORMAT when the export changes: old exports are then not used.
+EXPORT_FORMAT = 2
+ONNX_PRECISION = "int8"
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def reader_pair(question: str, sentence: str, previous: str = "") -> tuple[str, str]:
@@ -104,6 +121,101 @@ def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]], **padding):
                      truncation="longest_first", max_length=MAX_TOKENS, **padding)
 
 
+def export_path(weights: Path, cache_dir: Path, precision: str = ONNX_PRECISION) -> Path:
+    """Where the ONNX export of the reader ``weights`` lives: named by what it was made from."""
+    from .embedding import model_path
+
+    made_from = [str(EXPORT_FORMAT), precision]
+    for source in (weights, model_path() / "model.safetensors"):
+        made_from.append(f"{source.resolve()}:{source.stat().st_size}:{source.stat().st_mtime_ns}")
+    digest = hashlib.sha256(":".join(made_from).encode()).hexdigest()[:16]
+    return cache_dir / "models" / f"reader-{precision}-{digest}.onnx"
+
+
+def export(network, tokenizer, path: Path, precision: str = ONNX_PRECISION) -> None:
+    """Write the torch ``network`` to ``path`` as ONNX (its weights quantised when ``precision``
+    is "int8"), then its hash."""
+    import torch
+
+    from .onnx_encoder import write_checked
+
+    # traced on a padded batch, so that no branch of the model is taken for a batch without padding
+    example = encode_pairs(tokenizer, [("who wrote it?", "A long sentence of several words. [SEP] Before."), ("why?", "No.")])
+
+    def write(temporary: Path) -> None:
+        full = temporary.with_name(temporary.name + ".fp32") if precision == "int8" else temporary
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the tracer's notes on the model's Python branches
+                torch.onnx.export(network.eval(), tuple(example[name] for name in INPUTS), str(full), dynamo=False,
+                                  input_names=list(INPUTS), output_names=["logit"], opset_version=17,
+                                  dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in INPUTS},
+                                                "logit": {0: "batch"}})
+            if precision == "int8":
+                quantize(full, temporary, layers=network.encoder.config.num_hidden_layers)
+        finally:
+            if full != temporary:
+                full.unlink(missing_ok=True)
+
+    write_checked(path, write)
+    logger.info("exported the reader to %s, for questions read without torch", path)
+
+
+def quantize(full: Path, out: Path, layers: int) -> None:
+    """int8 weights (one scale per output channel) for every matrix product but each layer's
+    feed-forward output, whose quantisation moves the logits most (docs/reader.md)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    kept = [node.name for node in onnx.load(str(full)).graph.node
+            if node.op_type == "MatMul" and re.search(r"layer\.\d+/output/dense/", node.name)]
+    if len(kept) != layers:  # the exporter named the nodes otherwise: better no export than a worse one
+        raise RuntimeError(f"found {len(kept)} feed-forward outputs in the export, not {layers}")
+    root = logging.getLogger()
+    advice = _Dropped("Please consider to run pre-processing")  # its advice to the model's author, not to users
+    root.addFilter(advice)
+    try:
+        quantize_dynamic(str(full), str(out), per_channel=True, weight_type=QuantType.QInt8, nodes_to_exclude=kept)
+    finally:
+        root.removeFilter(advice)
+
+
+class _Dropped(logging.Filter):
+    """Drops the log records that begin with ``start``."""
+
+    def __init__(self, start: str) -> None:
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.start)
+
+
+class PairTokenizer:
+    """Token ids of (question, sentence text) pairs as ``encode_pairs`` makes them, with the
+    tokenizers library alone (transformers imports in seconds; this in milliseconds)."""
+
+    def __init__(self, base: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self.words = Tokenizer.from_file(str(base / "tokenizer.json"))
+        self.words.no_truncation()
+        self.words.no_padding()
+        self.pairs = Tokenizer.from_file(str(base / "tokenizer.json"))
+        self.pairs.enable_truncation(MAX_TOKENS, strategy="longest_first")
+        self.pairs.enable_padding(pad_id=0, pad_token="[PAD]")
+
+    def short_question(self, question: str) -> str:
+        ids = self.words.encode(question, add_special_tokens=False).ids
+        return question if len(ids) <= MAX_QUESTION_TOKENS else self.words.decode(ids[:MAX_QUESTION_TOKENS])
+
+    def __call__(self, pairs: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
+        encodings = self.pairs.encode_batch([(self.short_question(q), b) for q, b in pairs])
+        return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+
+
 class Reader:
     """Scores (question, sentence) pairs with the shipped reader, on the CPU.
 
@@ -113,16 +225,21 @@ class Reader:
         remember: keep every pair's logit, and read a pair seen before from memory (an
             evaluation that asks the same questions under several configurations reads each
             (question, sentence) pair once).
+        engine: "onnx" (its int8 export), "torch", or None for what ``DOCQA_ENGINE`` says
+            ("auto": ONNX Runtime when it is installed and the export can be made).
     """
 
-    def __init__(self, weights: Path | None = None, batch_size: int = 32, remember: bool = False) -> None:
+    def __init__(self, weights: Path | None = None, batch_size: int = 32, remember: bool = False,
+                 engine: str | None = None) -> None:
         self.weights = Path(weights) if weights is not None else shipped_reader_path()
         self.batch_size = batch_size
+        self.engine = engine
         self._lock = threading.Lock()
         self._memory: dict[tuple[str, str], float] | None = {} if remember else None
 
     @cached_property
-    def _loaded(self):
+    def _torch(self):
+        """The network on torch, its tokenizer and torch itself (seconds to import)."""
         import torch
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
@@ -143,6 +260,66 @@ class Reader:
         network.eval()
         return network, AutoTokenizer.from_pretrained(str(base)), torch
 
+    @cached_property
+    def _onnx(self):
+        """An ONNX Runtime session of the export and the tokenizer for it, or None to read on torch.
+
+        The export is made (with torch, once) when missing or damaged; when that fails, "auto"
+        logs it and reads on torch, "onnx" stops with what to do.
+        """
+        from . import config
+        from .embedding import model_path
+        from .errors import InvalidSetting
+        from .onnx_encoder import checked_session, onnx_runtime_installed
+
+        engine = self.engine or config.embedding_engine()
+        if engine == "torch":
+            return None
+        if not onnx_runtime_installed():
+            if engine == "onnx":
+                raise InvalidSetting("DOCQA_ENGINE=onnx needs onnxruntime: pip install onnxruntime, "
+                                     "or unset DOCQA_ENGINE")
+            return None
+        try:
+            path = export_path(self.weights, config.cache_dir())
+            session = checked_session(path, threads=2)
+            if session is None:  # first use, or a damaged export
+                self.export(path)
+                session = checked_session(path, threads=2)
+            if session is None:
+                raise RuntimeError(f"the export at {path} does not match its hash after writing it")
+            return session, PairTokenizer(model_path())
+        except Exception as error:
+            if engine == "onnx":
+                raise InvalidSetting(f"the reader could not run on ONNX Runtime ({error}); "
+                                     f"unset DOCQA_ENGINE to use torch") from error
+            logger.warning("the reader could not run on ONNX Runtime; it reads on torch", exc_info=True)
+            return None
+
+    def export(self, path: Path | None = None) -> None:
+        """Export the reader for ONNX Runtime to ``path`` (default: its place in the cache), with torch."""
+        from . import config
+
+        network, tokenizer, _ = self._torch
+        export(network, tokenizer, path or export_path(self.weights, config.cache_dir()))
+
+    def export_while_torch_is_loaded(self) -> None:
+        """Make the ONNX export now if torch is imported already (a build): the questions that
+        follow, in this process or another, are then read without importing torch. Never fails."""
+        import sys
+
+        from . import config
+        from .onnx_encoder import onnx_runtime_installed
+
+        if "torch" not in sys.modules or (self.engine or config.embedding_engine()) == "torch":
+            return
+        try:
+            path = export_path(self.weights, config.cache_dir())
+            if onnx_runtime_installed() and not path.with_suffix(".sha256").exists():
+                self.export(path)
+        except Exception:  # a read-only cache, no weights: the first question exports or reads on torch
+            logger.warning("could not export the reader to ONNX now", exc_info=True)
+
     def logits(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """The reader's logit for each (question, sentence text) pair of ``reader_pair``."""
         if not pairs:
@@ -155,12 +332,19 @@ class Reader:
         return self._read(pairs)
 
     def _read(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        network, tokenizer, torch = self._loaded
+        # pairs of like length together: less padding
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        batches = [order[begin : begin + self.batch_size] for begin in range(0, len(order), self.batch_size)]
         out = np.zeros(len(pairs), dtype=np.float32)
+        onnx = self._onnx
+        if onnx is not None:
+            session, tokenizer = onnx
+            for batch in batches:
+                out[batch] = session.run(["logit"], tokenizer([pairs[i] for i in batch]))[0]
+            return out
+        network, tokenizer, torch = self._torch
         with self._lock, torch.inference_mode():
-            for begin in range(0, len(order), self.batch_size):
-                batch = order[begin : begin + self.batch_size]
+            for batch in batches:
                 encoded = encode_pairs(tokenizer, [pairs[i] for i in batch])
                 out[batch] = network(encoded["input_ids"], encoded["attention_mask"],
                                      encoded["token_type_ids"]).float().numpy()

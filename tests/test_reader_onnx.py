@@ -1,0 +1,118 @@
+"""The reader on ONNX Runtime: the tokens transformers would give, logits that pick the sentences
+torch's pick, an export made once (by a build when it can), checked and remade when damaged."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from docqa.embedding import model_path
+from docqa.errors import InvalidSetting
+from docqa.reader import SHIPPED_WITH_READER, PairTokenizer, Reader, encode_pairs, export_path, reader_pair, shipped_reader_path
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "reader.json"
+SHIPPED = all((shipped_reader_path().parent / name).is_file() for name in SHIPPED_WITH_READER)
+
+PAIRS = [
+    reader_pair("Which company did the working group collaborate with in 2010?",
+                "The second meeting was held in collaboration with Microsoft.",
+                "The first meeting was hosted by the German Foreign Office."),
+    reader_pair("wer leitet die Arbeitsgruppe? Zoë's café in Zürich — “quoted”, 1,234.5 km² …", "Ünïcode naïve résumé."),
+    # a question longer than the reader's 40 question tokens, a sentence longer than the 80 in all
+    reader_pair("What " + "unbelievably long and winding " * 12 + "question is this?", "A sentence " * 60),
+    reader_pair("?", "x"),
+    reader_pair("Who?", "a" * 400, "b " * 100),
+]
+
+
+def test_the_pair_tokenizer_gives_the_ids_transformers_gives():
+    from transformers import AutoTokenizer
+
+    expected = encode_pairs(AutoTokenizer.from_pretrained(str(model_path())), PAIRS, padding=True, return_tensors="np")
+    got = PairTokenizer(model_path())(PAIRS)
+    for name, ids in got.items():
+        assert ids.tolist() == expected[name].tolist(), name
+    assert got["input_ids"].shape[1] == 80  # the longest pair, cut to the reader's window
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A cache of the module's own, so that the exports made here are the tests' own."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCQA_CACHE", str(folder))
+        yield folder
+
+
+pytestmark_shipped = pytest.mark.skipif(not SHIPPED, reason="the reader's files are not in the package")
+
+
+@pytest.mark.slow
+@pytestmark_shipped
+def test_onnx_picks_the_sentences_torch_picks_and_torch_reproduces_training(cache):
+    """The export's weights are int8: its logits stay within one of torch's, and the best
+    sentence of each question is the same (benchmarks/results/reader.json: held-out pairs,
+    three per question, with their logits at the end of training)."""
+    pairs = json.loads(RESULTS.read_text())["reproduce"]
+    read = [reader_pair(p["question"], p["sentence"], p["previous"]) for p in pairs]
+    expected = np.array([p["logit"] for p in pairs])
+    onnx = Reader(engine="onnx").logits(read)
+    torch = Reader(engine="torch").logits(read)
+    assert np.abs(torch - expected).max() < 1e-3
+    assert np.abs(onnx - expected).max() < 1.0
+    assert (onnx.reshape(-1, 3).argmax(1) == expected.reshape(-1, 3).argmax(1)).all()
+    assert np.corrcoef(onnx, expected)[0, 1] > 0.99
+
+
+@pytest.mark.slow
+@pytestmark_shipped
+def test_the_export_is_made_once_and_remade_when_damaged(cache, monkeypatch):
+    path = export_path(shipped_reader_path(), cache)
+    first = Reader(engine="onnx").logits(PAIRS)
+    assert path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == path.with_suffix(".sha256").read_text().strip()
+    made = path.stat().st_mtime_ns
+    monkeypatch.setattr(Reader, "_torch", property(lambda self: pytest.fail("torch loaded with a good export there")))
+    assert np.allclose(Reader(engine="onnx").logits(PAIRS), first, atol=1e-5)
+    assert path.stat().st_mtime_ns == made
+    monkeypatch.undo()
+    monkeypatch.setenv("DOCQA_CACHE", str(cache))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the weights
+    path.write_bytes(bytes(data))
+    assert np.allclose(Reader(engine="onnx").logits(PAIRS), first, atol=1e-5)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == path.with_suffix(".sha256").read_text().strip()
+
+
+@pytest.mark.slow
+@pytestmark_shipped
+def test_torch_reads_without_any_export(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCQA_CACHE", str(tmp_path))
+    monkeypatch.setenv("DOCQA_ENGINE", "torch")
+    assert Reader().logits(PAIRS[:1]).shape == (1,)
+    assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.slow
+@pytestmark_shipped
+def test_without_onnx_runtime_auto_reads_on_torch_and_onnx_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCQA_CACHE", str(tmp_path))
+    monkeypatch.setattr("docqa.onnx_encoder.onnx_runtime_installed", lambda: False)
+    assert Reader().logits(PAIRS[:1]).shape == (1,)
+    assert not (tmp_path / "models").exists()
+    with pytest.raises(InvalidSetting, match="pip install onnxruntime"):
+        Reader(engine="onnx").logits(PAIRS[:1])
+
+
+@pytest.mark.slow
+@pytestmark_shipped
+def test_a_build_exports_the_reader_so_that_questions_need_no_torch(small_corpus, tmp_path, monkeypatch):
+    from docqa.embedding import MiniLMEmbedder
+    from docqa.pipeline import Pipeline
+
+    monkeypatch.setenv("DOCQA_CACHE", str(tmp_path / "cache"))
+    pipeline = Pipeline(small_corpus, tmp_path / "index", embedder=MiniLMEmbedder())
+    assert pipeline.reader is not None
+    pipeline.ensure_index()
+    assert export_path(shipped_reader_path(), tmp_path / "cache").with_suffix(".sha256").exists()

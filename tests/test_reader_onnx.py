@@ -1,5 +1,5 @@
-"""The reader on ONNX Runtime: the tokens transformers would give, logits that pick the sentences
-torch's pick, an export made once (by a build when it can), checked and remade when damaged."""
+"""The reader on ONNX Runtime: the tokens transformers would give, torch's logits, an export made
+once (by a build when it can), checked and remade when damaged."""
 
 import hashlib
 import json
@@ -51,19 +51,13 @@ pytestmark_shipped = pytest.mark.skipif(not SHIPPED, reason="the reader's files 
 
 @pytest.mark.slow
 @pytestmark_shipped
-def test_onnx_picks_the_sentences_torch_picks_and_torch_reproduces_training(cache):
-    """The export's weights are int8: its logits stay within one of torch's, and the best
-    sentence of each question is the same (benchmarks/results/reader.json: held-out pairs,
-    three per question, with their logits at the end of training)."""
+def test_onnx_reproduces_the_training_scripts_logits(cache):
+    """benchmarks/results/reader.json lists held-out pairs with their logits at the end of training
+    (tests/test_reader_shipped.py checks torch's against them)."""
     pairs = json.loads(RESULTS.read_text())["reproduce"]
     read = [reader_pair(p["question"], p["sentence"], p["previous"]) for p in pairs]
     expected = np.array([p["logit"] for p in pairs])
-    onnx = Reader(engine="onnx").logits(read)
-    torch = Reader(engine="torch").logits(read)
-    assert np.abs(torch - expected).max() < 1e-3
-    assert np.abs(onnx - expected).max() < 1.0
-    assert (onnx.reshape(-1, 3).argmax(1) == expected.reshape(-1, 3).argmax(1)).all()
-    assert np.corrcoef(onnx, expected)[0, 1] > 0.99
+    assert np.abs(Reader(engine="onnx").logits(read) - expected).max() < 1e-3
 
 
 @pytest.mark.slow

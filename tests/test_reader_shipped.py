@@ -1,7 +1,7 @@
 """The shipped reader: the file in the package gives, on torch, the logits the training script
 measured (benchmarks/results/reader.json lists held-out pairs with their logits at the end of
-training; tests/test_reader_onnx.py compares the int8 export with them), and the answer stage
-picks it up."""
+training; tests/test_reader_onnx.py checks the ONNX export against them too), and the answer
+stage picks it up."""
 
 import json
 from pathlib import Path

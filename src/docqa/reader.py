@@ -8,7 +8,7 @@ packaged model, so the shipped file (``docqa/models/reader.safetensors``, fp16) 
 trained layers and the head.
 
 Questions are read on ONNX Runtime, as the embedding model's are (``onnx_encoder.py``): the
-reader is exported once with torch into docqa's cache, most weights quantised to int8, the file
+reader is exported once with torch into docqa's cache (fp32: its logits are torch's), the file
 named after the weights it came from and checked against its hash on every load. A build
 exports it while torch is loaded anyway, so that ``ask`` never imports torch.
 ``DOCQA_ENGINE=torch`` reads on torch.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 import warnings
 from functools import cached_property
@@ -44,10 +43,8 @@ FROZEN_PREFIX = "embeddings."
 READER_SENTENCE_FEATURES = ("reader_logit", "ranker_logit")
 READER_QUESTION_FEATURES = ("reader_best_logit", "combined_best_logit", "answerability_logit")
 READER_FLOOR = -10.0
-# On ONNX Runtime: most of the exported reader's weights as int8 (``quantize``). Bump
-# EXPORT_FORMAT when the export changes: old exports are then not used.
-EXPORT_FORMAT = 2
-ONNX_PRECISION = "int8"
+# Bump when the ONNX export changes: a new file name, so old exports are not used.
+EXPORT_FORMAT = 3
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -121,20 +118,19 @@ def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]], **padding):
                      truncation="longest_first", max_length=MAX_TOKENS, **padding)
 
 
-def export_path(weights: Path, cache_dir: Path, precision: str = ONNX_PRECISION) -> Path:
+def export_path(weights: Path, cache_dir: Path) -> Path:
     """Where the ONNX export of the reader ``weights`` lives: named by what it was made from."""
     from .embedding import model_path
 
-    made_from = [str(EXPORT_FORMAT), precision]
+    made_from = [str(EXPORT_FORMAT)]
     for source in (weights, model_path() / "model.safetensors"):
         made_from.append(f"{source.resolve()}:{source.stat().st_size}:{source.stat().st_mtime_ns}")
     digest = hashlib.sha256(":".join(made_from).encode()).hexdigest()[:16]
-    return cache_dir / "models" / f"reader-{precision}-{digest}.onnx"
+    return cache_dir / "models" / f"reader-{digest}.onnx"
 
 
-def export(network, tokenizer, path: Path, precision: str = ONNX_PRECISION) -> None:
-    """Write the torch ``network`` to ``path`` as ONNX (its weights quantised when ``precision``
-    is "int8"), then its hash."""
+def export(network, tokenizer, path: Path) -> None:
+    """Write the torch ``network`` to ``path`` as ONNX, then its hash."""
     import torch
 
     from .onnx_encoder import write_checked
@@ -143,52 +139,14 @@ def export(network, tokenizer, path: Path, precision: str = ONNX_PRECISION) -> N
     example = encode_pairs(tokenizer, [("who wrote it?", "A long sentence of several words. [SEP] Before."), ("why?", "No.")])
 
     def write(temporary: Path) -> None:
-        full = temporary.with_name(temporary.name + ".fp32") if precision == "int8" else temporary
-        try:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the tracer's notes on the model's Python branches
-                torch.onnx.export(network.eval(), tuple(example[name] for name in INPUTS), str(full), dynamo=False,
-                                  input_names=list(INPUTS), output_names=["logit"], opset_version=17,
-                                  dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in INPUTS},
-                                                "logit": {0: "batch"}})
-            if precision == "int8":
-                quantize(full, temporary, layers=network.encoder.config.num_hidden_layers)
-        finally:
-            if full != temporary:
-                full.unlink(missing_ok=True)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on the model's Python branches
+            torch.onnx.export(network.eval(), tuple(example[name] for name in INPUTS), str(temporary), dynamo=False,
+                              input_names=list(INPUTS), output_names=["logit"], opset_version=17,
+                              dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in INPUTS}, "logit": {0: "batch"}})
 
     write_checked(path, write)
     logger.info("exported the reader to %s, for questions read without torch", path)
-
-
-def quantize(full: Path, out: Path, layers: int) -> None:
-    """int8 weights (one scale per output channel) for every matrix product but each layer's
-    feed-forward output, whose quantisation moves the logits most (docs/reader.md)."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    kept = [node.name for node in onnx.load(str(full)).graph.node
-            if node.op_type == "MatMul" and re.search(r"layer\.\d+/output/dense/", node.name)]
-    if len(kept) != layers:  # the exporter named the nodes otherwise: better no export than a worse one
-        raise RuntimeError(f"found {len(kept)} feed-forward outputs in the export, not {layers}")
-    root = logging.getLogger()
-    advice = _Dropped("Please consider to run pre-processing")  # its advice to the model's author, not to users
-    root.addFilter(advice)
-    try:
-        quantize_dynamic(str(full), str(out), per_channel=True, weight_type=QuantType.QInt8, nodes_to_exclude=kept)
-    finally:
-        root.removeFilter(advice)
-
-
-class _Dropped(logging.Filter):
-    """Drops the log records that begin with ``start``."""
-
-    def __init__(self, start: str) -> None:
-        super().__init__()
-        self.start = start
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self.start)
 
 
 class PairTokenizer:
@@ -225,7 +183,7 @@ class Reader:
         remember: keep every pair's logit, and read a pair seen before from memory (an
             evaluation that asks the same questions under several configurations reads each
             (question, sentence) pair once).
-        engine: "onnx" (its int8 export), "torch", or None for what ``DOCQA_ENGINE`` says
+        engine: "onnx" (its export), "torch", or None for what ``DOCQA_ENGINE`` says
             ("auto": ONNX Runtime when it is installed and the export can be made).
     """
 

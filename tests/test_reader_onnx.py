@@ -110,3 +110,22 @@ def test_a_build_exports_the_reader_so_that_questions_need_no_torch(small_corpus
     assert pipeline.reader is not None
     pipeline.ensure_index()
     assert export_path(shipped_reader_path(), tmp_path / "cache").with_suffix(".sha256").exists()
+
+
+@pytest.mark.slow
+@pytestmark_shipped
+def test_a_reader_is_opened_ahead_only_when_its_export_is_there(cache, tmp_path, monkeypatch):
+    import threading
+
+    def opened_ahead(reader):
+        reader.open_in_background()
+        for thread in threading.enumerate():
+            if thread.name == "docqa-reader-open":
+                thread.join()
+        return "_onnx" in reader.__dict__
+
+    Reader(engine="onnx").logits(PAIRS[:1])  # the module's cache has the export now
+    assert opened_ahead(Reader())
+    monkeypatch.setenv("DOCQA_CACHE", str(tmp_path))  # a cache without one: the first question makes it
+    assert not opened_ahead(Reader())
+    assert not (tmp_path / "models").exists()

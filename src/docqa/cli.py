@@ -358,6 +358,8 @@ def _place(source: str, start: int, end: int, page: int | None, section: tuple[s
 
 
 def _run_ask(pipeline, args) -> int:
+    if pipeline.reader is not None:
+        pipeline.reader.open_in_background()  # while the index loads and the question is embedded
     _prepare(pipeline, args)
     answer = pipeline.ask(args.question, k=_k(pipeline, args))
     if args.json:

@@ -193,6 +193,7 @@ class Reader:
         self.batch_size = batch_size
         self.engine = engine
         self._lock = threading.Lock()
+        self._open_lock = threading.Lock()  # one thread opens (or exports) the ONNX reader
         self._memory: dict[tuple[str, str], float] | None = {} if remember else None
 
     @cached_property
@@ -261,6 +262,32 @@ class Reader:
         network, tokenizer, _ = self._torch
         export(network, tokenizer, path or export_path(self.weights, config.cache_dir()))
 
+    def open_in_background(self) -> None:
+        """Open the ONNX reader on a thread, when its export is there: a new process's first
+        question then finds it open, its opening done while the question was embedded and
+        searched. Without an export, nothing: the first question makes it."""
+        from . import config
+
+        if (self.engine or config.embedding_engine()) == "torch":
+            return
+        try:
+            exported = export_path(self.weights, config.cache_dir()).with_suffix(".sha256").exists()
+        except OSError:  # no weights: the first question says so
+            return
+        if exported:
+            threading.Thread(target=self._open_quietly, name="docqa-reader-open", daemon=True).start()
+
+    def _open_quietly(self) -> None:
+        try:
+            self._session()
+        except Exception:  # not cached: the question that needs the reader opens it again and reports why
+            logger.debug("opening the reader ahead of the question failed", exc_info=True)
+
+    def _session(self):
+        """``_onnx``, opened by one thread at a time."""
+        with self._open_lock:
+            return self._onnx
+
     def export_while_torch_is_loaded(self) -> None:
         """Make the ONNX export now if torch is imported already (a build): the questions that
         follow, in this process or another, are then read without importing torch. Never fails."""
@@ -273,8 +300,9 @@ class Reader:
             return
         try:
             path = export_path(self.weights, config.cache_dir())
-            if onnx_runtime_installed() and not path.with_suffix(".sha256").exists():
-                self.export(path)
+            with self._open_lock:
+                if onnx_runtime_installed() and not path.with_suffix(".sha256").exists():
+                    self.export(path)
         except Exception:  # a read-only cache, no weights: the first question exports or reads on torch
             logger.warning("could not export the reader to ONNX now", exc_info=True)
 
@@ -294,7 +322,7 @@ class Reader:
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         batches = [order[begin : begin + self.batch_size] for begin in range(0, len(order), self.batch_size)]
         out = np.zeros(len(pairs), dtype=np.float32)
-        onnx = self._onnx
+        onnx = self._session()
         if onnx is not None:
             session, tokenizer = onnx
             for batch in batches:

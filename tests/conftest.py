@@ -95,6 +95,16 @@ def reader_only_with_the_real_model(request, monkeypatch):
 
 
 @pytest.fixture(scope="module")
+def module_cache(tmp_path_factory):
+    """A docqa cache (DOCQA_CACHE) of the test module's own: exports made in it once, by the
+    first test that needs them, are the module's and no one else's."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCQA_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
 def browser():
     """One headless Chromium for the browser tests of a module (tests/browsing.py)."""
     from browsing import launch_chromium

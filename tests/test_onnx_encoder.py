@@ -26,20 +26,11 @@ PASSAGE = ("In 2010, the working group organized two expert meetings. The first 
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A cache of the module's own: the export is made in it once, by the first test that needs it."""
-    folder = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DOCQA_CACHE", str(folder))
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def torch_embedder(cache):
+def torch_embedder(module_cache):
     return MiniLMEmbedder(engine="torch")
 
 
-def test_question_and_sentence_vectors_match_torchs(cache, torch_embedder):
+def test_question_and_sentence_vectors_match_torchs(module_cache, torch_embedder):
     onnx = MiniLMEmbedder(engine="onnx")
     cosines = np.sum(onnx.embed(QUESTIONS) * torch_embedder.embed(QUESTIONS), axis=1)
     assert cosines.min() >= 0.9999
@@ -50,9 +41,9 @@ def test_question_and_sentence_vectors_match_torchs(cache, torch_embedder):
     assert np.sum(sentences_onnx * sentences_torch, axis=1).min() >= 0.9999
 
 
-def test_auto_takes_onnx_for_questions_and_torch_for_builds(cache, torch_embedder, monkeypatch):
+def test_auto_takes_onnx_for_questions_and_torch_for_builds(module_cache, torch_embedder, monkeypatch):
     MiniLMEmbedder(engine="auto")._model  # torch loaded: the export is written for later processes
-    path = export_path(model_path(), cache)
+    path = export_path(model_path(), module_cache)
     assert path.exists() and path.with_suffix(".sha256").exists()
     auto = MiniLMEmbedder(engine="auto")
     calls, model = [], torch_embedder._model
@@ -63,9 +54,9 @@ def test_auto_takes_onnx_for_questions_and_torch_for_builds(cache, torch_embedde
     assert calls  # a build's many tokens: torch
 
 
-def test_a_damaged_export_is_made_again(cache, torch_embedder):
+def test_a_damaged_export_is_made_again(module_cache, torch_embedder):
     MiniLMEmbedder(engine="auto")._model  # the export is made
-    path = export_path(model_path(), cache)
+    path = export_path(model_path(), module_cache)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte in the weights
     path.write_bytes(bytes(data))
@@ -76,7 +67,7 @@ def test_a_damaged_export_is_made_again(cache, torch_embedder):
     assert hashlib.sha256(path.read_bytes()).hexdigest() == path.with_suffix(".sha256").read_text().strip()
 
 
-def test_without_onnx_runtime_auto_runs_on_torch_and_onnx_says_what_to_install(cache, torch_embedder, monkeypatch):
+def test_without_onnx_runtime_auto_runs_on_torch_and_onnx_says_what_to_install(module_cache, torch_embedder, monkeypatch):
     monkeypatch.setattr("docqa.onnx_encoder.onnx_runtime_installed", lambda: False)
     auto = MiniLMEmbedder(engine="auto")
     assert float(auto.embed(QUESTIONS[:1])[0] @ torch_embedder.embed(QUESTIONS[:1])[0]) >= 0.9999
@@ -94,7 +85,7 @@ def test_an_unknown_engine_stops_a_command_before_any_work(tmp_path, monkeypatch
     assert not (tmp_path / "index").exists()
 
 
-def test_help_ask_and_search_import_neither_torch_nor_the_ui(cache, torch_embedder):
+def test_help_ask_and_search_import_neither_torch_nor_the_ui(module_cache, torch_embedder):
     """Questions embed on ONNX Runtime, and the reader reads on it too."""
     MiniLMEmbedder(engine="auto")._model  # the exports are there, as after any build
     if shipped_reader_path().is_file():
@@ -111,7 +102,7 @@ def test_help_ask_and_search_import_neither_torch_nor_the_ui(cache, torch_embedd
 
     def run(reader):
         result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
-                                env={**os.environ, "DOCQA_CACHE": str(cache), "DOCQA_READER": reader})
+                                env={**os.environ, "DOCQA_CACHE": str(module_cache), "DOCQA_READER": reader})
         assert "Monitoring Team" in result.stdout
         return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -119,7 +110,7 @@ def test_help_ask_and_search_import_neither_torch_nor_the_ui(cache, torch_embedd
     assert run("on") == {"codes": [0, 0, 0], "before_ask": [], "loaded": []}
 
 
-def test_cuda_asked_for_without_one_falls_back_to_the_cpu_and_says_so(cache, caplog):
+def test_cuda_asked_for_without_one_falls_back_to_the_cpu_and_says_so(module_cache, caplog):
     import torch
 
     if torch.cuda.is_available():

@@ -37,21 +37,12 @@ def test_the_pair_tokenizer_gives_the_ids_transformers_gives():
     assert got["input_ids"].shape[1] == 80  # the longest pair, cut to the reader's window
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A cache of the module's own, so that the exports made here are the tests' own."""
-    folder = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DOCQA_CACHE", str(folder))
-        yield folder
-
-
 pytestmark_shipped = pytest.mark.skipif(not SHIPPED, reason="the reader's files are not in the package")
 
 
 @pytest.mark.slow
 @pytestmark_shipped
-def test_onnx_reproduces_the_training_scripts_logits(cache):
+def test_onnx_reproduces_the_training_scripts_logits(module_cache):
     """benchmarks/results/reader.json lists held-out pairs with their logits at the end of training
     (tests/test_reader_shipped.py checks torch's against them)."""
     pairs = json.loads(RESULTS.read_text())["reproduce"]
@@ -62,8 +53,8 @@ def test_onnx_reproduces_the_training_scripts_logits(cache):
 
 @pytest.mark.slow
 @pytestmark_shipped
-def test_the_export_is_made_once_and_remade_when_damaged(cache, monkeypatch):
-    path = export_path(shipped_reader_path(), cache)
+def test_the_export_is_made_once_and_remade_when_damaged(module_cache, monkeypatch):
+    path = export_path(shipped_reader_path(), module_cache)
     first = Reader(engine="onnx").logits(PAIRS)
     assert path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == path.with_suffix(".sha256").read_text().strip()
     made = path.stat().st_mtime_ns
@@ -71,7 +62,7 @@ def test_the_export_is_made_once_and_remade_when_damaged(cache, monkeypatch):
     assert np.allclose(Reader(engine="onnx").logits(PAIRS), first, atol=1e-5)
     assert path.stat().st_mtime_ns == made
     monkeypatch.undo()
-    monkeypatch.setenv("DOCQA_CACHE", str(cache))
+    monkeypatch.setenv("DOCQA_CACHE", str(module_cache))
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte in the weights
     path.write_bytes(bytes(data))
@@ -114,7 +105,7 @@ def test_a_build_exports_the_reader_so_that_questions_need_no_torch(small_corpus
 
 @pytest.mark.slow
 @pytestmark_shipped
-def test_a_reader_is_opened_ahead_only_when_its_export_is_there(cache, tmp_path, monkeypatch):
+def test_a_reader_is_opened_ahead_only_when_its_export_is_there(module_cache, tmp_path, monkeypatch):
     import threading
 
     def opened_ahead(reader):

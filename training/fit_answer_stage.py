@@ -77,6 +77,12 @@ def calibration_set(v1: dict, v2: dict, calibration: list[str], others: list[str
     return {"version": "v2.0", "data": articles}
 
 
+def highest_threshold(answerable: np.ndarray, share: float) -> float:
+    """The highest threshold that declines at most ``share`` of questions with these
+    probabilities of being answerable (all answerable)."""
+    return float(np.sort(answerable)[int(share * len(answerable))])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reader", type=Path, required=True, help="the reader's weights (safetensors)")
@@ -142,8 +148,8 @@ def main() -> int:
     p = decline.probabilities(rows_a)
     squad_answerable = labels_a & ~para_a
     own_words_answerable = labels_a & para_a
-    threshold = min(float(np.sort(p[squad_answerable])[int(MAX_FALSE_DECLINES * squad_answerable.sum())]),
-                    float(np.sort(p[own_words_answerable])[int(MAX_OWN_WORDS_FALSE_DECLINES * own_words_answerable.sum())]))
+    threshold = min(highest_threshold(p[squad_answerable], MAX_FALSE_DECLINES),
+                    highest_threshold(p[own_words_answerable], MAX_OWN_WORDS_FALSE_DECLINES))
     decline = LinearModel(decline.features, decline.weights, decline.bias, decline.mean, decline.scale, round(threshold, 4))
     declined = p < decline.threshold
 

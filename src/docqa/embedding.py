@@ -209,14 +209,10 @@ class MiniLMEmbedder:
             return self._onnx_encoder
 
     def _load_onnx(self):
-        from .errors import InvalidSetting
-        from .onnx_encoder import export, export_path, load_checked, onnx_runtime_installed
+        from .onnx_encoder import could_not_run, export, export_path, load_checked, runs_on_onnx
 
         threads = 1 if self.engine == "auto" else (os.cpu_count() or 1)
-        if not onnx_runtime_installed():
-            if self.engine == "onnx":
-                raise InvalidSetting("DOCQA_ENGINE=onnx needs onnxruntime: pip install onnxruntime, "
-                                     "or unset DOCQA_ENGINE")
+        if not runs_on_onnx(self.engine):
             return None
         try:
             path = export_path(model_path(), config.cache_dir())
@@ -229,10 +225,7 @@ class MiniLMEmbedder:
                     encoder = load_checked(path, threads)
             return encoder
         except Exception as error:
-            if self.engine == "onnx":
-                raise InvalidSetting(f"the embedding model could not run on ONNX Runtime ({error}); "
-                                     f"unset DOCQA_ENGINE to use torch") from error
-            logger.warning("the embedding model could not run on ONNX Runtime; questions run on torch", exc_info=True)
+            could_not_run(self.engine, "embedding model", "questions run on torch", error)
             return None
 
     @cached_property

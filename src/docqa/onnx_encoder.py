@@ -31,6 +31,31 @@ def onnx_runtime_installed() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+def runs_on_onnx(engine: str) -> bool:
+    """Whether a model is to run on ONNX Runtime under ``engine`` (``DOCQA_ENGINE``): never for
+    "torch", and for "auto" only with onnxruntime installed; "onnx" without it stops, naming the fix."""
+    if engine == "torch":
+        return False
+    if onnx_runtime_installed():
+        return True
+    if engine == "onnx":
+        from .errors import InvalidSetting
+
+        raise InvalidSetting("DOCQA_ENGINE=onnx needs onnxruntime: pip install onnxruntime, or unset DOCQA_ENGINE")
+    return False
+
+
+def could_not_run(engine: str, model: str, instead: str, error: Exception) -> None:
+    """Called in the ``except`` block of a failed ONNX load of ``model``: under "onnx" it stops,
+    naming the fix; under "auto" it logs ``instead`` (what runs on torch now) and returns."""
+    if engine == "onnx":
+        from .errors import InvalidSetting
+
+        raise InvalidSetting(f"the {model} could not run on ONNX Runtime ({error}); "
+                             f"unset DOCQA_ENGINE to use torch") from error
+    logger.warning("the %s could not run on ONNX Runtime; %s", model, instead, exc_info=True)
+
+
 def export_path(model_dir: Path, cache_dir: Path) -> Path:
     """Where the export of the weights in ``model_dir`` lives: named by what it was made from."""
     weights = model_dir / "model.safetensors"

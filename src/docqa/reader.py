@@ -226,21 +226,14 @@ class Reader:
         The export is made (with torch, once) when missing or damaged; when that fails, "auto"
         logs it and reads on torch, "onnx" stops with what to do.
         """
-        from . import config
         from .embedding import model_path
-        from .errors import InvalidSetting
-        from .onnx_encoder import checked_session, onnx_runtime_installed
+        from .onnx_encoder import checked_session, could_not_run, runs_on_onnx
 
-        engine = self.engine or config.embedding_engine()
-        if engine == "torch":
-            return None
-        if not onnx_runtime_installed():
-            if engine == "onnx":
-                raise InvalidSetting("DOCQA_ENGINE=onnx needs onnxruntime: pip install onnxruntime, "
-                                     "or unset DOCQA_ENGINE")
+        engine = self._engine()
+        if not runs_on_onnx(engine):
             return None
         try:
-            path = export_path(self.weights, config.cache_dir())
+            path = self._export_path()
             session = checked_session(path, threads=2)
             if session is None:  # first use, or a damaged export
                 self.export(path)
@@ -249,29 +242,32 @@ class Reader:
                 raise RuntimeError(f"the export at {path} does not match its hash after writing it")
             return session, PairTokenizer(model_path())
         except Exception as error:
-            if engine == "onnx":
-                raise InvalidSetting(f"the reader could not run on ONNX Runtime ({error}); "
-                                     f"unset DOCQA_ENGINE to use torch") from error
-            logger.warning("the reader could not run on ONNX Runtime; it reads on torch", exc_info=True)
+            could_not_run(engine, "reader", "it reads on torch", error)
             return None
 
-    def export(self, path: Path | None = None) -> None:
-        """Export the reader for ONNX Runtime to ``path`` (default: its place in the cache), with torch."""
+    def _engine(self) -> str:
         from . import config
 
+        return self.engine or config.embedding_engine()
+
+    def _export_path(self) -> Path:
+        from . import config
+
+        return export_path(self.weights, config.cache_dir())
+
+    def export(self, path: Path) -> None:
+        """Export the reader for ONNX Runtime to ``path``, with torch."""
         network, tokenizer, _ = self._torch
-        export(network, tokenizer, path or export_path(self.weights, config.cache_dir()))
+        export(network, tokenizer, path)
 
     def open_in_background(self) -> None:
         """Open the ONNX reader on a thread, when its export is there: a new process's first
         question then finds it open, its opening done while the question was embedded and
         searched. Without an export, nothing: the first question makes it."""
-        from . import config
-
-        if (self.engine or config.embedding_engine()) == "torch":
+        if self._engine() == "torch":
             return
         try:
-            exported = export_path(self.weights, config.cache_dir()).with_suffix(".sha256").exists()
+            exported = self._export_path().with_suffix(".sha256").exists()
         except OSError:  # no weights: the first question says so
             return
         if exported:
@@ -293,13 +289,12 @@ class Reader:
         follow, in this process or another, are then read without importing torch. Never fails."""
         import sys
 
-        from . import config
         from .onnx_encoder import onnx_runtime_installed
 
-        if "torch" not in sys.modules or (self.engine or config.embedding_engine()) == "torch":
+        if "torch" not in sys.modules or self._engine() == "torch":
             return
         try:
-            path = export_path(self.weights, config.cache_dir())
+            path = self._export_path()
             with self._open_lock:
                 if onnx_runtime_installed() and not path.with_suffix(".sha256").exists():
                     self.export(path)

@@ -37,11 +37,11 @@ def test_the_pair_tokenizer_gives_the_ids_transformers_gives():
     assert got["input_ids"].shape[1] == 80  # the longest pair, cut to the reader's window
 
 
-pytestmark_shipped = pytest.mark.skipif(not SHIPPED, reason="the reader's files are not in the package")
+shipped_only = pytest.mark.skipif(not SHIPPED, reason="the reader's files are not in the package")
 
 
 @pytest.mark.slow
-@pytestmark_shipped
+@shipped_only
 def test_onnx_reproduces_the_training_scripts_logits(module_cache):
     """benchmarks/results/reader.json lists held-out pairs with their logits at the end of training
     (tests/test_reader_shipped.py checks torch's against them)."""
@@ -52,7 +52,7 @@ def test_onnx_reproduces_the_training_scripts_logits(module_cache):
 
 
 @pytest.mark.slow
-@pytestmark_shipped
+@shipped_only
 def test_the_export_is_made_once_and_remade_when_damaged(module_cache, monkeypatch):
     path = export_path(shipped_reader_path(), module_cache)
     first = Reader(engine="onnx").logits(PAIRS)
@@ -71,7 +71,7 @@ def test_the_export_is_made_once_and_remade_when_damaged(module_cache, monkeypat
 
 
 @pytest.mark.slow
-@pytestmark_shipped
+@shipped_only
 def test_torch_reads_without_any_export(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCQA_CACHE", str(tmp_path))
     monkeypatch.setenv("DOCQA_ENGINE", "torch")
@@ -80,7 +80,7 @@ def test_torch_reads_without_any_export(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytestmark_shipped
+@shipped_only
 def test_without_onnx_runtime_auto_reads_on_torch_and_onnx_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCQA_CACHE", str(tmp_path))
     monkeypatch.setattr("docqa.onnx_encoder.onnx_runtime_installed", lambda: False)
@@ -91,7 +91,7 @@ def test_without_onnx_runtime_auto_reads_on_torch_and_onnx_says_what_to_install(
 
 
 @pytest.mark.slow
-@pytestmark_shipped
+@shipped_only
 def test_a_build_exports_the_reader_so_that_questions_need_no_torch(small_corpus, tmp_path, monkeypatch):
     from docqa.embedding import MiniLMEmbedder
     from docqa.pipeline import Pipeline
@@ -104,7 +104,7 @@ def test_a_build_exports_the_reader_so_that_questions_need_no_torch(small_corpus
 
 
 @pytest.mark.slow
-@pytestmark_shipped
+@shipped_only
 def test_a_reader_is_opened_ahead_only_when_its_export_is_there(module_cache, tmp_path, monkeypatch):
     import threading
 
